@@ -1,0 +1,5 @@
+"""The detectors: scikit-learn faces of the modules in :mod:`skanomaly.modules`."""
+
+from ._timeseries import TimeSeriesVAEDetector
+
+__all__ = ["TimeSeriesVAEDetector"]

@@ -1,0 +1,312 @@
+"""TimeSeriesVAEDetector: a VAE over sliding windows of a multichannel series."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..base import BaseDeepDetector, as_float32_tensor
+from ..modules.timeseries import TimeSeriesVAE
+from ..preprocessing.windows import ReadyWindowDataset, SlidingWindowDataset, window_starts
+
+__all__ = ["TimeSeriesVAEDetector"]
+
+# Windows per scoring batch: large enough to keep the device busy, small
+# enough that a batch of 38-channel, 100-step windows stays near 15 MB.
+_SCORING_BATCH = 1024
+
+
+def check_numeric_columns(X):
+    """Name the non-numeric columns of a DataFrame before conversion fails on them."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    bad = [str(col) for col, dtype in dtypes.items()
+           if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_))]
+    if bad:
+        raise ValueError(
+            f"X has non-numeric column(s) {bad}; encode or drop them before the detector "
+            "(e.g. with a ColumnTransformer)."
+        )
+
+
+class TimeSeriesVAEDetector(BaseDeepDetector):
+    """Variational autoencoder anomaly detector for multichannel time series.
+
+    A 2-D input of shape (n_timesteps, n_channels), a DataFrame included, is
+    cut into sliding windows inside the detector; every time step gets the
+    mean reconstruction error of the windows that cover it, so scores line up
+    with the input rows (and with labels, ``TimeSeriesSplit``, plots). A 3-D
+    input of shape (n_windows, n_channels, window_size) is taken as ready
+    windows and scored one row per window.
+
+    Parameters
+    ----------
+    window_size : int, default=32
+        Time steps per window. For 3-D input it must equal ``X.shape[2]``.
+    stride : int, default=1
+        Steps between window starts when windowing 2-D input (training and
+        scoring). A last window flush with the end is always added.
+    encoder : {"cnn", "transformer"}, default="cnn"
+        Encoder family; the decoder mirrors it. ``"cnn"``: strided 1-D
+        convolutions; ``"transformer"``: self-attention over time steps with
+        sinusoidal positions.
+    latent_dim : int, default=8
+        Size of the latent space.
+    hidden_channels : tuple of int, default=(32, 64)
+        Channels of each convolution layer (``"cnn"``).
+    kernel_size : int, default=5
+        Odd convolution kernel size (``"cnn"``).
+    d_model : int, default=64
+        Width of the transformer (``"transformer"``).
+    n_heads : int, default=4
+        Attention heads (``"transformer"``); must divide ``d_model``.
+    n_layers : int, default=2
+        Transformer layers in the encoder and in the decoder (``"transformer"``).
+    dropout : float, default=0.0
+        Dropout rate.
+    beta : float, default=1.0
+        Weight of the KL term; reconstruction and KL are both summed per
+        window, so ``beta`` means the same for any window shape.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+        Optimizer; its options go through ``optimizer__*`` parameters.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=20
+        Most passes over the training windows.
+    batch_size : int, default=128
+        Windows per training batch.
+    validation_fraction : float, default=0.1
+        Fraction of the time steps (or windows, for 3-D input) at the end of
+        the training data held out from training: early stopping watches its
+        loss and the threshold is calibrated on its scores. The held-out part
+        is at least one window long and shares no time step with the
+        training windows. ``0`` trains on everything and calibrates on the
+        training scores (which are optimistic).
+    early_stopping : bool, default=True
+        Stop when the held-out loss has not improved for ``patience`` epochs
+        and keep the best weights.
+    patience : int, default=5
+        Epochs without improvement before early stopping.
+    threshold : thresholder, default=None
+        Turns calibration scores into the decision threshold, e.g.
+        :class:`~skanomaly.thresholds.PercentileThreshold`. ``None`` means
+        ``PercentileThreshold(q=0.99)``.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra callbacks for the skorch net (learning-rate schedules, gradient
+        clipping, checkpoints).
+    device : str or torch.device, default="auto"
+        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and sampling.
+    verbose : int, default=0
+        ``0``: silent; ``1`` or more: a progress bar and a line per epoch.
+    **kwargs
+        skorch parameters forwarded to the net: ``module__*``,
+        ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
+        ``iterator_valid__*``, ``callbacks__*``.
+
+    Attributes
+    ----------
+    net_ : skanomaly.nets.VAENet
+        The trained skorch net (``net_.history`` holds the losses).
+    thresholder_ : thresholder
+        The fitted copy of ``threshold``.
+    offset_ : float
+        ``decision_function(X) = score_samples(X) - offset_``.
+    n_features_in_ : int
+        Number of channels seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame with string column names.
+
+    See Also
+    --------
+    skanomaly.thresholds.PercentileThreshold : The default thresholder.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skanomaly.detectors import TimeSeriesVAEDetector
+    >>> rng = np.random.RandomState(0)
+    >>> t = np.arange(600)
+    >>> X = np.c_[np.sin(t / 10), np.cos(t / 10)] + 0.05 * rng.randn(600, 2)
+    >>> det = TimeSeriesVAEDetector(window_size=16, max_epochs=3, random_state=0).fit(X)
+    >>> det.score_samples(X).shape
+    (600,)
+    >>> sorted(set(det.predict(X).tolist()))
+    [-1, 1]
+    """
+
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "window_size": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left")],
+        "encoder": [StrOptions({"cnn", "transformer"})],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_channels": [tuple, list],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "d_model": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self, *, window_size=32, stride=1, encoder="cnn", latent_dim=8,
+        hidden_channels=(32, 64), kernel_size=5, d_model=64, n_heads=4, n_layers=2,
+        dropout=0.0, beta=1.0, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20,
+        batch_size=128, validation_fraction=0.1, early_stopping=True, patience=5,
+        threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
+        **kwargs,
+    ):
+        self.window_size = window_size
+        self.stride = stride
+        self.encoder = encoder
+        self.latent_dim = latent_dim
+        self.hidden_channels = hidden_channels
+        self.kernel_size = kernel_size
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.n_layers = n_layers
+        self.dropout = dropout
+        self.beta = beta
+        self.optimizer = optimizer
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.threshold = threshold
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self._store_net_params(kwargs)
+
+    # --------------------------------------------------------- validation
+    def _check_input(self, X, reset):
+        check_numeric_columns(X)
+        X = validate_data(
+            self, X, reset=reset, dtype=[np.float32, np.float64], allow_nd=True,
+            ensure_min_samples=1,
+        )
+        if X.ndim == 2:
+            if X.shape[0] < self.window_size:
+                raise ValueError(
+                    f"X has {X.shape[0]} sample(s) (time steps) but window_size="
+                    f"{self.window_size} needs at least {self.window_size}."
+                )
+        elif X.ndim == 3:
+            if X.shape[2] != self.window_size:
+                raise ValueError(
+                    f"3-D input holds windows of length {X.shape[2]} but window_size="
+                    f"{self.window_size}; set window_size={X.shape[2]}."
+                )
+        else:
+            raise ValueError(
+                "X must be 2-D (n_timesteps, n_channels) or 3-D (n_windows, n_channels, "
+                f"window_size); got {X.ndim}-D input of shape {X.shape}."
+            )
+        return X
+
+    def _validate_fit_input(self, X):
+        if self.encoder == "cnn" and self.kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd; got {self.kernel_size}.")
+        if self.encoder == "transformer" and self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}."
+            )
+        if len(self.hidden_channels) == 0:
+            raise ValueError("hidden_channels must name at least one layer.")
+        return self._check_input(X, reset=True)
+
+    def _validate_score_input(self, X):
+        return self._check_input(X, reset=False)
+
+    # ------------------------------------------------------------ training
+    def _split(self, X):
+        n, w = X.shape[0], self.window_size
+        if self.validation_fraction == 0:
+            return X, None
+        unit = w if X.ndim == 2 else 1  # the held-out part holds at least one window
+        n_held = max(math.ceil(self.validation_fraction * n), unit)
+        if n - n_held < unit:
+            what = "time steps" if X.ndim == 2 else "windows"
+            raise ValueError(
+                f"X has {n} {what}: too few to hold out validation_fraction="
+                f"{self.validation_fraction} ({n_held}) and still train on "
+                f"{unit} or more. Pass more data or validation_fraction=0."
+            )
+        return X[: n - n_held], X[n - n_held:]
+
+    def _make_dataset(self, part, device):
+        data = as_float32_tensor(part, device)
+        if part.ndim == 3:
+            return ReadyWindowDataset(data)
+        starts = window_starts(part.shape[0], self.window_size, self.stride)
+        return SlidingWindowDataset(data, starts, self.window_size)
+
+    def _module_class(self):
+        return TimeSeriesVAE
+
+    def _module_params(self, X):
+        return {
+            "n_channels": X.shape[1], "window_size": self.window_size,
+            "latent_dim": self.latent_dim, "encoder": self.encoder,
+            "hidden_channels": tuple(self.hidden_channels),
+            "kernel_size": self.kernel_size, "d_model": self.d_model,
+            "n_heads": self.n_heads, "n_layers": self.n_layers, "dropout": self.dropout,
+        }
+
+    # ------------------------------------------------------------- scoring
+    def reconstruction_errors(self, X):
+        """Squared reconstruction error per sample and channel.
+
+        For 2-D input, row ``t`` averages the errors at step ``t`` of every
+        window covering it; for 3-D input, row ``i`` averages window ``i``
+        over time. The anomaly score is the sum over channels, so these
+        columns say which channels drive an alarm (root-cause analysis).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_channels) or (n_windows, n_channels, window_size)
+            Data to reconstruct.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_samples, n_channels)
+        """
+        check_is_fitted(self, "net_")
+        return self._channel_errors(self._validate_score_input(X))
+
+    def _anomaly_scores(self, X):
+        return self._channel_errors(X).sum(axis=1, dtype=np.float64)
+
+    @torch.inference_mode()
+    def _channel_errors(self, X):
+        module = self._eval_module()
+        dataset = self._make_dataset(X, self.net_.device)
+        n_batches = range(0, len(dataset), _SCORING_BATCH)
+        if X.ndim == 3:
+            errors = []
+            for start in n_batches:
+                x = dataset.get_batch(slice(start, start + _SCORING_BATCH))
+                errors.append((module.reconstruct(x) - x).pow_(2).mean(dim=2))
+            return torch.cat(errors).cpu().numpy()
+        n, n_channels = X.shape
+        sums = torch.zeros(n, n_channels, device=dataset.device)
+        counts = torch.zeros(n, device=dataset.device)
+        for start in n_batches:
+            index = torch.arange(start, min(start + _SCORING_BATCH, len(dataset)),
+                                 device=dataset.device)
+            x = dataset.get_batch(index)
+            error = (module.reconstruct(x) - x).pow_(2)  # (batch, channels, window)
+            positions = dataset.positions(index).reshape(-1)
+            # Overlap-add: each step collects the errors of every window covering it.
+            sums.index_add_(0, positions, error.transpose(1, 2).reshape(-1, n_channels))
+            counts.index_add_(0, positions, torch.ones_like(positions, dtype=counts.dtype))
+        return (sums / counts.unsqueeze(1)).cpu().numpy()

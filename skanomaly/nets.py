@@ -1,0 +1,132 @@
+"""skorch side of the detectors: the VAE loss, the net that trains with it, and
+a light batch iterator.
+
+Modules used here return ``(reconstruction, mu, logvar)`` from ``forward`` and
+offer ``reconstruct(x)`` (decode the posterior mean, no sampling) for scoring.
+"""
+
+import math
+
+import torch
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+from torch import nn
+
+__all__ = ["ELBOLoss", "VAENet", "BatchIterator", "kl_divergence"]
+
+
+def kl_divergence(mu, logvar):
+    """KL(N(mu, exp(logvar)) || N(0, I)) per sample, summed over latent dims.
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor of shape (batch, latent_dim)
+
+    Returns
+    -------
+    kl : torch.Tensor of shape (batch,)
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+
+def squared_error_per_sample(reconstruction, target):
+    """Sum of squared errors over every non-batch axis, one value per sample."""
+    return (reconstruction - target).pow(2).flatten(start_dim=1).sum(dim=1)
+
+
+class ELBOLoss(nn.Module):
+    """Negative evidence lower bound with a ``beta`` weight on the KL term.
+
+    Both terms are summed per sample (squared error over every element of the
+    sample, KL over latent dimensions) and then averaged over the batch, so
+    ``beta`` has the same meaning for any window length, channel count or image
+    size. With unit-variance Gaussian likelihood the squared error is twice the
+    negative log-likelihood up to a constant; keeping the plain sum makes
+    ``beta=1`` the usual "reconstruction + KL" trade-off used in practice.
+
+    Parameters
+    ----------
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE).
+    """
+
+    def __init__(self, beta=1.0):
+        super().__init__()
+        self.beta = beta
+
+    def reconstruction_loss(self, reconstruction, target):
+        """Per-sample reconstruction loss; subclasses add terms (e.g. SSIM)."""
+        return squared_error_per_sample(reconstruction, target)
+
+    def forward(self, y_pred, target):
+        """Return the batch-mean of ``reconstruction + beta * KL``."""
+        reconstruction, mu, logvar = y_pred[:3]
+        per_sample = self.reconstruction_loss(reconstruction, target)
+        per_sample = per_sample + self.beta * kl_divergence(mu, logvar)
+        return per_sample.mean()
+
+
+class VAENet(NeuralNet):
+    """skorch ``NeuralNet`` that trains a VAE to reconstruct its input.
+
+    The target is the input itself, so ``fit`` is called with ``y=None``.
+    A non-finite training loss stops training at once with an error that says
+    what to try, so no model that scores NaN is ever kept.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """VAE loss of a batch: the criterion compares the output with ``X``."""
+        X = to_tensor(X, device=self.device)
+        return self.criterion_(y_pred, X)
+
+    def train_step(self, batch, **fit_params):
+        """One optimisation step; raises ``FloatingPointError`` on a NaN/inf loss."""
+        step = super().train_step(batch, **fit_params)
+        loss = step["loss"]
+        if not torch.isfinite(loss):
+            epoch = len(self.history)
+            raise FloatingPointError(
+                f"The training loss became {float(loss)} in epoch {epoch}. The model is "
+                "discarded. Try a smaller learning rate (optimizer__lr / lr), scaling the "
+                "input (e.g. StandardScaler in a Pipeline), a smaller beta, or gradient "
+                "clipping (callbacks=[skorch.callbacks.GradientNormClipping(1.0)])."
+            )
+        return step
+
+
+class BatchIterator:
+    """Iterate over a dataset that builds whole batches from index tensors.
+
+    skorch's default ``DataLoader`` fetches and collates one sample at a time,
+    which costs more than the forward pass for small networks. Datasets used
+    here implement ``get_batch(indices)`` and build the batch with one gather,
+    on the device where their data lives.
+
+    Parameters
+    ----------
+    dataset : Dataset with ``get_batch`` and ``__len__``
+        The data to iterate over.
+    batch_size : int, default=128
+        Samples per batch; the last batch may be smaller.
+    shuffle : bool, default=False
+        Visit samples in a random order (drawn from torch's global generator,
+        which detectors seed from ``random_state``).
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        device = self.dataset.device
+        if self.shuffle:
+            order = torch.randperm(n).to(device)
+        else:
+            order = torch.arange(n, device=device)
+        for start in range(0, n, self.batch_size):
+            yield self.dataset.get_batch(order[start:start + self.batch_size]), None
