@@ -1,0 +1,47 @@
+"""Dataset loaders and generators.
+
+Loaders read public anomaly-detection datasets from local files in their
+original layouts and return scikit-learn :class:`~sklearn.utils.Bunch` objects:
+
+- :func:`load_smd`, :func:`list_smd_machines`: Server Machine Dataset (OmniAnomaly layout);
+- :func:`load_asd`, :func:`list_asd_servers`: Application Server Dataset (same layout);
+- :func:`load_smd_sample`: a small SMD slice shipped inside the package (no download);
+- :func:`load_cmapss`: NASA C-MAPSS turbofan data with RUL-based anomaly labels;
+- :func:`load_nab`, :func:`list_nab_series`: Numenta Anomaly Benchmark series and windows;
+- :func:`make_anomalous_series`: a generated multichannel series with labelled anomalies.
+
+Folders are found through ``data_home``, the ``SKANOMALY_DATA`` environment
+variable, or ``../shared/data`` (see :func:`get_data_home`).
+"""
+
+# One import line per module: loaders for new formats add their own line here
+# and their names to ``__all__`` below.
+from ._base import DATA_ENV, get_data_home, label_segments
+from ._cmapss import load_cmapss
+from ._nab import list_nab_series, load_nab
+from ._smd import (
+    list_asd_servers,
+    list_smd_machines,
+    load_asd,
+    load_smd,
+    load_smd_sample,
+    parse_interpretation_label,
+)
+from ._synthetic import ANOMALY_KINDS, make_anomalous_series
+
+__all__ = [
+    "ANOMALY_KINDS",
+    "DATA_ENV",
+    "get_data_home",
+    "label_segments",
+    "list_asd_servers",
+    "list_nab_series",
+    "list_smd_machines",
+    "load_asd",
+    "load_cmapss",
+    "load_nab",
+    "load_smd",
+    "load_smd_sample",
+    "make_anomalous_series",
+    "parse_interpretation_label",
+]
