@@ -1,0 +1,30 @@
+"""Preprocessing: logs and traces to channels on one time index, and channel relations.
+
+Log lines become template ids (:class:`DrainTemplates`) or semantic clusters
+(:class:`SemanticTemplateClusters`); :func:`count_per_bin` counts them per time bin;
+:class:`TraceWindowStats` summarises spans per window and service; :func:`align_channels`
+puts metrics, log counts and trace statistics on one index; :func:`relation_graph`
+weighs channel pairs by normalised mutual information.
+"""
+
+from .align import MODALITIES, align_channels
+from .counts import count_per_bin
+from .graph import EDGE_TYPES, discretize, nmi_matrix, relation_graph
+from .logs import DEFAULT_MASKING, DrainTemplates, SemanticTemplateClusters
+from .traces import TRACE_STATS, TraceWindowStats, trace_window_stats
+
+__all__ = [
+    "DEFAULT_MASKING",
+    "DrainTemplates",
+    "SemanticTemplateClusters",
+    "count_per_bin",
+    "TRACE_STATS",
+    "TraceWindowStats",
+    "trace_window_stats",
+    "MODALITIES",
+    "align_channels",
+    "EDGE_TYPES",
+    "discretize",
+    "nmi_matrix",
+    "relation_graph",
+]
