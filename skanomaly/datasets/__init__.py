@@ -18,7 +18,9 @@ variable, or ``../shared/data`` (see :func:`get_data_home`).
 # and their names to ``__all__`` below.
 from ._base import DATA_ENV, get_data_home, label_segments
 from ._cmapss import load_cmapss
+from ._loghub import LOGHUB_SYSTEMS, list_loghub_systems, load_loghub
 from ._nab import list_nab_series, load_nab
+from ._nezha import load_nezha
 from ._smd import (
     list_asd_servers,
     list_smd_machines,
@@ -32,14 +34,18 @@ from ._synthetic import ANOMALY_KINDS, make_anomalous_series
 __all__ = [
     "ANOMALY_KINDS",
     "DATA_ENV",
+    "LOGHUB_SYSTEMS",
     "get_data_home",
     "label_segments",
     "list_asd_servers",
+    "list_loghub_systems",
     "list_nab_series",
     "list_smd_machines",
     "load_asd",
     "load_cmapss",
+    "load_loghub",
     "load_nab",
+    "load_nezha",
     "load_smd",
     "load_smd_sample",
     "make_anomalous_series",
