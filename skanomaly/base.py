@@ -88,6 +88,9 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         The torch module and its constructor arguments.
     _anomaly_scores(data)
         One anomaly score per input row (higher = more anomalous).
+    _criterion() / _calibrate(data)
+        Optional: the loss class and its parameters; statistics fitted on the
+        calibration part before the threshold.
     """
 
     #: Constraints of the parameters every detector shares; subclasses extend it.
@@ -115,7 +118,13 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             setattr(self, key, value)
 
     def _net_param_names(self):
-        return sorted(k for k in vars(self) if "__" in k and not k.startswith("_"))
+        # Everything stored from **kwargs: not a named parameter, not private,
+        # not a fitted attribute. Misspelt names land here too and fit rejects them.
+        named = set(self._get_param_names())
+        return sorted(
+            k for k in vars(self)
+            if k not in named and not k.startswith("_") and not k.endswith("_")
+        )
 
     def get_params(self, deep=True):
         """Get parameters, the forwarded skorch ``prefix__name`` ones included."""
@@ -129,6 +138,14 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         for key, value in net_params.items():
             setattr(self, key, value)
         rest = {k: v for k, v in params.items() if k not in net_params}
+        if getattr(self, "threshold", False) is None and "threshold" not in rest and any(
+            k.startswith("threshold__") for k in rest
+        ):
+            raise ValueError(
+                "threshold=None stands for the default PercentileThreshold(q=0.99) and has no "
+                "parameters to set; pass threshold=PercentileThreshold() (or another "
+                "thresholder) to search threshold__* parameters."
+            )
         return super().set_params(**rest)
 
     def _checked_net_params(self):
@@ -176,6 +193,15 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
 
     def _criterion(self):
         return ELBOLoss, {"beta": self.beta}
+
+    def _calibrate(self, data):
+        """Fit score statistics on the calibration part, before the threshold.
+
+        Called once the net is trained and before the thresholder sees
+        ``_anomaly_scores(data)``; detectors whose scores need fitted
+        statistics (e.g. per-modality normalisation) set them here. Default:
+        nothing.
+        """
 
     # ------------------------------------------------------------- training
     def _build_net(self, data, valid_dataset, device):
@@ -248,6 +274,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         net.train_split = None
         self.net_ = net
         calibration = calibration_part if calibration_part is not None else train_part
+        self._calibrate(calibration)
         self.thresholder_ = thresholder.fit(self._anomaly_scores(calibration))
         self.offset_ = -float(self.thresholder_.threshold_)
         return self

@@ -4,6 +4,7 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -25,7 +26,7 @@ def check_numeric_columns(X):
     if dtypes is None or not hasattr(dtypes, "items"):
         return
     bad = [str(col) for col, dtype in dtypes.items()
-           if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_))]
+           if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))]
     if bad:
         raise ValueError(
             f"X has non-numeric column(s) {bad}; encode or drop them before the detector "
@@ -49,7 +50,8 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         Time steps per window. For 3-D input it must equal ``X.shape[2]``.
     stride : int, default=1
         Steps between window starts when windowing 2-D input (training and
-        scoring). A last window flush with the end is always added.
+        scoring); at most ``window_size``. A last window flush with the end is
+        always added.
     encoder : {"cnn", "transformer"}, default="cnn"
         Encoder family; the decoder mirrors it. ``"cnn"``: strided 1-D
         convolutions; ``"transformer"``: self-attention over time steps with
@@ -219,6 +221,11 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         if self.encoder == "transformer" and self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}."
+            )
+        if self.stride > self.window_size:
+            raise ValueError(
+                f"stride={self.stride} exceeds window_size={self.window_size}: time steps "
+                "between windows would get no score."
             )
         if len(self.hidden_channels) == 0:
             raise ValueError("hidden_channels must name at least one layer.")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["window_starts", "SlidingWindowDataset", "ReadyWindowDataset", "overlap_average"]
+__all__ = ["window_starts", "SlidingWindowDataset", "ReadyWindowDataset"]
 
 
 def window_starts(n_timesteps, window_size, stride=1):
@@ -27,7 +27,8 @@ def window_starts(n_timesteps, window_size, stride=1):
     window_size : int
         Length of each window; must not exceed ``n_timesteps``.
     stride : int, default=1
-        Steps between consecutive window starts.
+        Steps between consecutive window starts; at most ``window_size`` so
+        that no step falls between two windows.
 
     Returns
     -------
@@ -40,6 +41,11 @@ def window_starts(n_timesteps, window_size, stride=1):
     >>> window_starts(11, 4, stride=3).tolist()
     [0, 3, 6, 7]
     """
+    if stride > window_size:
+        raise ValueError(
+            f"stride={stride} exceeds window_size={window_size}: time steps between "
+            "windows would get no score."
+        )
     if window_size > n_timesteps:
         raise ValueError(
             f"window_size={window_size} is longer than the series ({n_timesteps} time steps)."
@@ -111,7 +117,3 @@ class ReadyWindowDataset(Dataset):
     def __getitem__(self, index):
         return self.windows[index]
 
-
-def overlap_average(errors_sum, counts):
-    """Divide per-step error sums by the number of windows that covered each step."""
-    return errors_sum / counts.unsqueeze(1)
