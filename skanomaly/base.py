@@ -76,8 +76,10 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
     skorch, seeding, early stopping, threshold calibration, the scoring
     methods) lives here so every detector behaves the same.
 
-    Hooks
+    Notes
     -----
+    Hooks a subclass implements:
+
     _validate_fit_input(X) / _validate_score_input(X)
         Check ``X`` and return it in the detector's internal form.
     _split(data)

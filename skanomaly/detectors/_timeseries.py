@@ -121,7 +121,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         ``decision_function(X) = score_samples(X) - offset_``.
     n_features_in_ : int
         Number of channels seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``X`` was a DataFrame with string column names.
 
     See Also
