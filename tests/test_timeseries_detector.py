@@ -108,10 +108,44 @@ def test_scores_are_deterministic_and_seeded(series):
 
 def test_reconstruction_errors_per_channel(series):
     X, _ = series
-    det = tiny().fit(X)
+    det = tiny(aggregation="step").fit(X)
     errors = det.reconstruction_errors(X)
     assert errors.shape == X.shape
-    np.testing.assert_allclose(errors.sum(axis=1), -det.score_samples(X), rtol=1e-5)
+    np.testing.assert_allclose((errors / det.channel_scale_).sum(axis=1), -det.score_samples(X),
+                               rtol=1e-5)
+    # The scales are the calibration tail's median errors.
+    tail = X[-int(np.ceil(0.1 * len(X))):]
+    np.testing.assert_allclose(det.channel_scale_, np.median(det.reconstruction_errors(tail), 0))
+    raw = tiny(aggregation="step", normalize_channels=False).fit(X)
+    np.testing.assert_array_equal(raw.channel_scale_, np.ones(3))
+    np.testing.assert_allclose(raw.reconstruction_errors(X).sum(1), -raw.score_samples(X),
+                               rtol=1e-5)
+
+
+def test_window_aggregation_averages_covering_window_scores(series):
+    X, _ = series
+    X = X[:50]
+    det = tiny(window_size=6, stride=4).fit(X)
+    starts = window_starts(len(X), 6, 4)
+    windows = np.stack([X[s:s + 6].T for s in starts])
+    window_scores = -det.score_samples(windows)  # 3-D input: one score per window
+    expected = np.zeros(len(X))
+    counts = np.zeros(len(X))
+    for s, score in zip(starts, window_scores):
+        expected[s:s + 6] += score
+        counts[s:s + 6] += 1
+    np.testing.assert_allclose(-det.score_samples(X), expected / counts, rtol=1e-5)
+
+
+def test_channel_scale_floor_keeps_constant_channels_finite():
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.randn(300, 2), np.zeros(300)]  # third channel constant in training
+    det = tiny().fit(X)
+    assert det.channel_scale_[2] >= 0.01 * det.channel_scale_.mean() * (1 - 1e-6)
+    X_new = X.copy()
+    X_new[100:110, 2] = 5.0  # the constant channel moves: an anomaly, finite score
+    scores = -det.score_samples(X_new)
+    assert np.isfinite(scores).all() and scores[100:110].min() > np.quantile(scores, 0.9)
 
 
 def test_overlap_average_matches_explicit_loop(series):

@@ -15,6 +15,9 @@ from ..preprocessing.windows import ReadyWindowDataset, SlidingWindowDataset, wi
 
 __all__ = ["TimeSeriesVAEDetector"]
 
+# Smallest channel scale, as a fraction of the mean one (see _calibrate).
+_SCALE_FLOOR = 0.01
+
 # Windows per scoring batch: large enough to keep the device busy, small
 # enough that a batch of 38-channel, 100-step windows stays near 15 MB.
 _SCORING_BATCH = 1024
@@ -39,10 +42,12 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
 
     A 2-D input of shape (n_timesteps, n_channels), a DataFrame included, is
     cut into sliding windows inside the detector; every time step gets the
-    mean reconstruction error of the windows that cover it, so scores line up
-    with the input rows (and with labels, ``TimeSeriesSplit``, plots). A 3-D
-    input of shape (n_windows, n_channels, window_size) is taken as ready
-    windows and scored one row per window.
+    mean anomaly score of the windows that cover it, so scores line up with
+    the input rows (and with labels, ``TimeSeriesSplit``, plots). A 3-D input
+    of shape (n_windows, n_channels, window_size) is taken as ready windows
+    and scored one row per window. A window's anomaly score is its squared
+    reconstruction error (posterior mean decoded, so deterministic), each
+    channel divided by its typical error on held-out training data.
 
     Parameters
     ----------
@@ -70,6 +75,20 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         Transformer layers in the encoder and in the decoder (``"transformer"``).
     dropout : float, default=0.0
         Dropout rate.
+    aggregation : {"window", "step"}, default="window"
+        How a 2-D input's time step gets its score. ``"window"``: the mean
+        score of the windows covering the step (a window's score is its
+        channel-normalised error averaged over its steps), so evidence from
+        the whole window context counts. ``"step"``: the step's own
+        channel-normalised error, averaged over the covering windows; sharper
+        in time, noisier.
+    normalize_channels : bool, default=True
+        Divide each channel's squared error by its median on the held-out
+        calibration part (``channel_scale_``), so channels count on
+        comparable scales whatever their variance or how well they are
+        reconstructed. Scales are floored at 1 % of their mean so a channel
+        that was constant in training cannot dominate. ``False`` sums raw
+        squared errors.
     beta : float, default=1.0
         Weight of the KL term; reconstruction and KL are both summed per
         window, so ``beta`` means the same for any window shape.
@@ -119,6 +138,9 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         The fitted copy of ``threshold``.
     offset_ : float
         ``decision_function(X) = score_samples(X) - offset_``.
+    channel_scale_ : ndarray of shape (`n_features_in_`,)
+        Per-channel error scale from the calibration part (ones when
+        ``normalize_channels=False``).
     n_features_in_ : int
         Number of channels seen in ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -154,12 +176,14 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "aggregation": [StrOptions({"window", "step"})],
+        "normalize_channels": ["boolean"],
     }
 
     def __init__(
         self, *, window_size=32, stride=1, encoder="cnn", latent_dim=8,
         hidden_channels=(32, 64), kernel_size=5, d_model=64, n_heads=4, n_layers=2,
-        dropout=0.0, beta=1.0, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20,
+        dropout=0.0, aggregation="window", normalize_channels=True, beta=1.0, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20,
         batch_size=128, validation_fraction=0.1, early_stopping=True, patience=5,
         threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
         **kwargs,
@@ -174,6 +198,8 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         self.n_heads = n_heads
         self.n_layers = n_layers
         self.dropout = dropout
+        self.aggregation = aggregation
+        self.normalize_channels = normalize_channels
         self.beta = beta
         self.optimizer = optimizer
         self.lr = lr
@@ -275,8 +301,9 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
 
         For 2-D input, row ``t`` averages the errors at step ``t`` of every
         window covering it; for 3-D input, row ``i`` averages window ``i``
-        over time. The anomaly score is the sum over channels, so these
-        columns say which channels drive an alarm (root-cause analysis).
+        over time. Divided by ``channel_scale_`` these are the terms the
+        anomaly score adds up, so they say which channels drive an alarm
+        (root-cause analysis).
 
         Parameters
         ----------
@@ -290,30 +317,60 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         check_is_fitted(self, "net_")
         return self._channel_errors(self._validate_score_input(X))
 
-    def _anomaly_scores(self, X):
-        return self._channel_errors(X).sum(axis=1, dtype=np.float64)
+    def _calibrate(self, X):
+        if not self.normalize_channels:
+            self.channel_scale_ = np.ones(X.shape[1])
+            return
+        typical = np.median(self._channel_errors(X), axis=0)
+        # A channel the model reconstructs perfectly on held-out data (e.g. one
+        # that was constant) would otherwise get an infinite weight.
+        floor = max(_SCALE_FLOOR * float(typical.mean()), np.finfo(np.float32).tiny)
+        self.channel_scale_ = np.maximum(typical, floor)
+
+    def _batch_errors(self, dataset):
+        """Yield ``(indices, squared errors of shape (batch, channels, window))``."""
+        module = self._eval_module()
+        for start in range(0, len(dataset), _SCORING_BATCH):
+            index = torch.arange(start, min(start + _SCORING_BATCH, len(dataset)),
+                                 device=dataset.device)
+            x = dataset.get_batch(index)
+            yield index, (module.reconstruct(x) - x).pow_(2)
 
     @torch.inference_mode()
     def _channel_errors(self, X):
-        module = self._eval_module()
         dataset = self._make_dataset(X, self.net_.device)
-        n_batches = range(0, len(dataset), _SCORING_BATCH)
         if X.ndim == 3:
-            errors = []
-            for start in n_batches:
-                x = dataset.get_batch(slice(start, start + _SCORING_BATCH))
-                errors.append((module.reconstruct(x) - x).pow_(2).mean(dim=2))
+            errors = [error.mean(dim=2) for _, error in self._batch_errors(dataset)]
             return torch.cat(errors).cpu().numpy()
         n, n_channels = X.shape
         sums = torch.zeros(n, n_channels, device=dataset.device)
         counts = torch.zeros(n, device=dataset.device)
-        for start in n_batches:
-            index = torch.arange(start, min(start + _SCORING_BATCH, len(dataset)),
-                                 device=dataset.device)
-            x = dataset.get_batch(index)
-            error = (module.reconstruct(x) - x).pow_(2)  # (batch, channels, window)
+        for index, error in self._batch_errors(dataset):
             positions = dataset.positions(index).reshape(-1)
             # Overlap-add: each step collects the errors of every window covering it.
             sums.index_add_(0, positions, error.transpose(1, 2).reshape(-1, n_channels))
             counts.index_add_(0, positions, torch.ones_like(positions, dtype=counts.dtype))
         return (sums / counts.unsqueeze(1)).cpu().numpy()
+
+    @torch.inference_mode()
+    def _anomaly_scores(self, X):
+        if self.aggregation == "step":
+            return (self._channel_errors(X) / self.channel_scale_).sum(axis=1)
+        dataset = self._make_dataset(X, self.net_.device)
+        weight = torch.as_tensor(1.0 / self.channel_scale_, dtype=torch.float32,
+                                 device=dataset.device).unsqueeze(1)
+        # Window score: channel-normalised error summed over channels, averaged over time.
+        window_scores = torch.cat([
+            (error * weight).sum(dim=1).mean(dim=1) for _, error in self._batch_errors(dataset)
+        ]).double().cpu().numpy()
+        if X.ndim == 3:
+            return window_scores
+        # Each step gets the mean score of the windows covering it. Windows are
+        # contiguous, so a difference array and a cumulative sum do it in O(n).
+        starts = window_starts(X.shape[0], self.window_size, self.stride)
+        ends = starts + self.window_size
+        n = X.shape[0] + 1
+        totals = np.cumsum(np.bincount(starts, window_scores, n)
+                           - np.bincount(ends, window_scores, n))[:-1]
+        counts = np.cumsum(np.bincount(starts, minlength=n) - np.bincount(ends, minlength=n))[:-1]
+        return totals / counts
