@@ -7,6 +7,7 @@ Subpackages load on first use, so ``import skanomaly`` stays cheap:
 - :mod:`skanomaly.metrics`: point-adjust family, event metrics, scorers;
 - :mod:`skanomaly.preprocessing`: logs, traces, alignment, relation graphs;
 - :mod:`skanomaly.datasets`: loaders and generators;
+- :mod:`skanomaly.explain`: root-cause rankings and HitRate@P%;
 - :mod:`skanomaly.plotting`: displays;
 - :mod:`skanomaly.modules`, :mod:`skanomaly.nets`: torch modules and skorch nets.
 """
@@ -16,7 +17,7 @@ import importlib
 __version__ = "0.1.0.dev0"
 
 _SUBMODULES = (
-    "datasets", "detectors", "metrics", "modules", "nets", "plotting", "preprocessing",
+    "datasets", "detectors", "explain", "metrics", "modules", "nets", "plotting", "preprocessing",
     "thresholds",
 )
 _DETECTORS = ("TimeSeriesVAEDetector", "VisionVAEDetector", "MultimodalVAEDetector")
