@@ -34,9 +34,6 @@ EXPECTED_FAILED = {
         "a time step's score depends on its neighbours in the window",
     "check_methods_subset_invariance":
         "scoring a subset re-windows it: edge steps see other windows",
-    "check_do_not_raise_errors_in_init_or_set_params":
-        "the check passes the **kwargs catch-all as a parameter named 'kwargs'; it holds "
-        "only skorch prefixed parameters and set_params rejects unknown names like sklearn",
 }
 
 
