@@ -1,6 +1,11 @@
 """Pure PyTorch modules (no scikit-learn): the deep parts of the detectors."""
 
 from ._vae import GaussianHead, VAEModule, reparameterize
+from .fusion import MultimodalVAE, product_of_experts
 from .timeseries import TimeSeriesVAE
+from .vision import VisionVAE
 
-__all__ = ["GaussianHead", "VAEModule", "TimeSeriesVAE", "reparameterize"]
+__all__ = [
+    "GaussianHead", "MultimodalVAE", "VAEModule", "TimeSeriesVAE", "VisionVAE",
+    "product_of_experts", "reparameterize",
+]

@@ -1,0 +1,158 @@
+"""Benchmark of MultimodalVAEDetector: fused views against each single view.
+
+Run from the repository root::
+
+    python benchmarks/bench_multimodal.py            # all digits, all four SMD machines
+    python benchmarks/bench_multimodal.py --quick    # digits 0-4, machine-1-7, fewer epochs
+    python benchmarks/bench_multimodal.py --fusions poe moe concat
+
+Prints tables and writes ``benchmarks/results/bench_multimodal.json``
+(``bench_multimodal_quick.json`` with ``--quick``).
+
+Every view describes the same samples; each single-view baseline is the same detector
+with only that modality (same encoder, same training budget), so the only difference is
+the fusion.
+
+1. MNIST image + row-scan sequence (one-class split of ``benchmarks/_images.py``): view
+   ``image`` is the 1x28x28 image (2-D convolutions); view ``rows`` is the same digit read
+   row by row as a sequence of 28 steps with 28 channels (1-D convolutions over rows).
+   AUROC per digit and the mean.
+2. SMD, two groups of one machine's metrics (``skanomaly.datasets.load_smd``): view
+   ``metrics_a`` holds dimensions 0-18, view ``metrics_b`` dimensions 19-37, both as
+   sliding windows (``--window`` steps, channels first) of the training period; test
+   windows end at each test row, labelled by that row. AUROC per machine.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.metrics import roc_auc_score
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _images import load_mnist, mnist_one_class_split  # noqa: E402
+
+from skanomaly.datasets import load_smd  # noqa: E402
+from skanomaly.detectors import MultimodalVAEDetector  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def evaluate(views, train, test, truth, args, params):
+    """AUROC of each fusion on all views and of each single view."""
+    out = {}
+    configs = {f"fused_{f}": (list(views), f) for f in args.fusions}
+    configs.update({f"only_{v}": ([v], "poe") for v in views})
+    for name, (keep, fusion) in configs.items():
+        det = MultimodalVAEDetector(fusion=fusion, random_state=0, device="cpu", **params)
+        start = time.perf_counter()
+        det.fit({k: train[k] for k in keep})
+        seconds = time.perf_counter() - start
+        scores = -det.score_samples({k: test[k] for k in keep})
+        out[name] = roc_auc_score(truth, scores)
+        out[f"{name}_fit_s"] = seconds
+    return out
+
+
+def mnist_views(images):
+    x = images.astype(np.float32) / 255.0
+    # Row scan: step t is row t, its 28 pixels are the channels.
+    return {"image": x[:, None], "rows": np.ascontiguousarray(x.transpose(0, 2, 1))}
+
+
+def bench_mnist(args):
+    images, labels = load_mnist()
+    train_idx, test_idx = mnist_one_class_split(labels)
+    test = mnist_views(images[test_idx])
+    params = dict(latent_dim=16, hidden_dim=64, hidden_channels=(32, 64),
+                  max_epochs=args.epochs, batch_size=64)
+    rows = []
+    for digit in (range(5) if args.quick else range(10)):
+        train = mnist_views(images[train_idx[digit]])
+        row = {"digit": digit, **evaluate(train.keys(), train, test,
+                                          labels[test_idx] != digit, args, params)}
+        rows.append(row)
+        print({k: round(v, 4) for k, v in row.items()}, flush=True)
+    return rows
+
+
+def windows(X, window, stride):
+    """(n_windows, channels, window) windows of a (n, channels) series, ending at each step."""
+    return np.ascontiguousarray(sliding_window_view(X, window, axis=0)[::stride])
+
+
+def bench_smd(args):
+    rows = []
+    for machine in (["machine-1-7"] if args.quick else args.machines):
+        data = load_smd(machine)
+        groups = {"metrics_a": slice(0, 19), "metrics_b": slice(19, 38)}
+        w = args.window
+        train = {k: windows(data.X_train[:, s], w, args.stride) for k, s in groups.items()}
+        test = {k: windows(data.X_test[:, s], w, 1) for k, s in groups.items()}
+        truth = data.y_test[w - 1:]  # a window is labelled by its last step
+        params = dict(latent_dim=8, hidden_dim=64, hidden_channels=(32, 64),
+                      max_epochs=args.epochs, batch_size=128)
+        row = {"machine": machine, **evaluate(groups, train, test, truth, args, params)}
+        rows.append(row)
+        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
+              flush=True)
+    return rows
+
+
+def table(title, rows, key, args):
+    cols = [f"fused_{f}" for f in args.fusions] + [c for c in rows[0] if c.startswith("only_")
+                                                   and not c.endswith("_fit_s")]
+    print(f"\n{title}")
+    print(f"{key:>12} " + " ".join(f"{c:>16}" for c in cols))
+    for r in rows:
+        print(f"{str(r[key]):>12} " + " ".join(f"{r[c]:>16.4f}" for c in cols))
+    means = {c: float(np.mean([r[c] for r in rows])) for c in cols}
+    print(f"{'mean':>12} " + " ".join(f"{means[c]:>16.4f}" for c in cols))
+    return means
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--skip-mnist", action="store_true")
+    parser.add_argument("--skip-smd", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--fusions", nargs="+", default=["poe"])
+    parser.add_argument("--machines", nargs="+",
+                        default=["machine-1-7", "machine-2-1", "machine-3-2", "machine-3-4"])
+    parser.add_argument("--window", type=int, default=16)
+    parser.add_argument("--stride", type=int, default=4)
+    args = parser.parse_args()
+    args.epochs = args.epochs or (10 if args.quick else 30)
+    torch.set_num_threads(args.threads)
+    out = {"device": "cpu"}
+    if not args.skip_mnist:
+        out["mnist_image_rows_settings"] = vars(args)
+        out["mnist_image_rows"] = rows = bench_mnist(args)
+        out["mnist_image_rows_mean"] = table(
+            "MNIST image + row-scan sequence, one-class AUROC", rows, "digit", args)
+    if not args.skip_smd:
+        out["smd_metric_groups_settings"] = vars(args)
+        out["smd_metric_groups"] = rows = bench_smd(args)
+        out["smd_metric_groups_mean"] = table(
+            f"SMD metrics 0-18 + 19-37, windows of {args.window}, AUROC", rows, "machine", args)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / ("bench_multimodal_quick.json" if args.quick else "bench_multimodal.json")
+    # Tasks run separately (--skip-*) keep the other tasks' earlier results.
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    previous.update(out)
+    path.write_text(json.dumps(previous, indent=2, default=float))
+    print(f"\nwrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

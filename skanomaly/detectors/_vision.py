@@ -1,0 +1,412 @@
+"""VisionVAEDetector: a convolutional VAE over images of any size and channel count."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pytorch_msssim import ssim
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..base import BaseDeepDetector, as_float32_tensor
+from ..modules.vision import VisionVAE
+from ..nets import ELBOLoss, squared_error_per_sample
+
+__all__ = ["VisionVAEDetector", "SSIMELBOLoss", "ssim_window_size"]
+
+# Images per scoring batch; 256 images of 1x256x256 take ~64 MB in float32.
+_SCORING_BATCH = 256
+# pytorch-msssim's default Gaussian window and the smallest useful one.
+_SSIM_WINDOW, _MIN_SSIM_WINDOW = 11, 3
+
+
+def ssim_window_size(height, width):
+    """SSIM window for an image size, or None when the image is too small.
+
+    pytorch-msssim compares images through an 11x11 Gaussian window and skips
+    the smoothing (with a warning) along sides shorter than it. The rule used
+    here: the window is the largest odd size <= min(11, height, width); when
+    that is below 3 (a side of 1 or 2 pixels) SSIM says nothing about local
+    structure and the SSIM term is left out (squared error only).
+
+    Examples
+    --------
+    >>> ssim_window_size(28, 28), ssim_window_size(8, 40), ssim_window_size(2, 9)
+    (11, 7, None)
+    """
+    side = min(_SSIM_WINDOW, height, width)
+    side -= 1 - side % 2  # largest odd size <= side
+    return side if side >= _MIN_SSIM_WINDOW else None
+
+
+def ssim_dissimilarity(reconstruction, target, data_range):
+    """Per-image ``1 - SSIM`` (mean over channels); zeros for too-small images."""
+    window = ssim_window_size(*target.shape[-2:])
+    if window is None:
+        return target.new_zeros(target.shape[0])
+    value = ssim(reconstruction, target, data_range=data_range, size_average=False,
+                 win_size=window)
+    return 1.0 - value
+
+
+class SSIMELBOLoss(ELBOLoss):
+    """ELBO whose reconstruction term adds a weighted SSIM dissimilarity.
+
+    Per image: ``sum of squared errors + ssim_weight * n_elements * (1 -
+    SSIM)`` + ``beta * KL``. Scaling ``1 - SSIM`` by the number of elements
+    makes it a per-pixel term summed like the squared error, so
+    ``ssim_weight`` keeps its meaning for any image size.
+
+    Parameters
+    ----------
+    beta : float, default=1.0
+        Weight of the KL term.
+    ssim_weight : float, default=1.0
+        Weight of the SSIM term; 0 gives the plain ELBO.
+    data_range : float, default=1.0
+        Range of pixel values (max - min), needed by SSIM's constants.
+    """
+
+    def __init__(self, beta=1.0, ssim_weight=1.0, data_range=1.0):
+        super().__init__(beta=beta)
+        self.ssim_weight = ssim_weight
+        self.data_range = data_range
+
+    def reconstruction_loss(self, reconstruction, target):
+        loss = squared_error_per_sample(reconstruction, target)
+        if self.ssim_weight:
+            n_elements = target[0].numel()
+            loss = loss + self.ssim_weight * n_elements * ssim_dissimilarity(
+                reconstruction, target, self.data_range
+            )
+        return loss
+
+
+class _ImageDataset(torch.utils.data.Dataset):
+    """Images as one (n, C, H, W) tensor, gathered per batch."""
+
+    def __init__(self, images):
+        self.images = images
+
+    @property
+    def device(self):
+        return self.images.device
+
+    def __len__(self):
+        return int(self.images.shape[0])
+
+    def get_batch(self, indices):
+        return self.images[indices]
+
+    def __getitem__(self, index):
+        return self.images[index]
+
+
+def _gaussian_blur(maps, sigma):
+    """Separable Gaussian smoothing of (n, H, W) maps, edges replicated."""
+    radius = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    h = F.pad(maps.unsqueeze(1), (radius, radius, radius, radius), mode="replicate")
+    h = F.conv2d(h, kernel.view(1, 1, 1, -1))
+    return F.conv2d(h, kernel.view(1, 1, -1, 1)).squeeze(1)
+
+
+class VisionVAEDetector(BaseDeepDetector):
+    """Convolutional variational autoencoder anomaly detector for images.
+
+    Images of any height, width (not only powers of two) and channel count
+    are encoded by stride-2 convolutions and decoded by their mirror; the
+    decoder restores every intermediate size exactly. Training minimises
+    squared error + ``ssim_weight`` x SSIM dissimilarity (pytorch-msssim) +
+    ``beta`` x KL, and the anomaly score of an image is the reconstruction
+    part for the posterior mean, per pixel: ``mean squared error +
+    ssim_weight * (1 - SSIM)``. :meth:`anomaly_map` gives the per-pixel
+    squared error for localisation.
+
+    Pixels are used as given: scale them first (e.g. to [0, 1]).
+
+    Parameters
+    ----------
+    image_shape : tuple of int, default=None
+        Shape of one image, ``(channels, height, width)`` or ``(height,
+        width)`` (one channel); one entry may be ``-1`` and is then inferred
+        from the number of features, as in :func:`numpy.reshape`. Needed for
+        flat 2-D input (one image per row, C-order); optional for 3-D
+        ``(n, height, width)`` and 4-D ``(n, channels, height, width)`` input,
+        which must then agree with it.
+    latent_dim : int, default=16
+        Size of the latent space.
+    hidden_channels : tuple of int, default=(32, 64)
+        Channels of each stride-2 3x3 convolution (each halves the sides,
+        rounding up).
+    dropout : float, default=0.0
+        Dropout rate.
+    ssim_weight : float, default=1.0
+        Weight of the SSIM term in the loss and in the score. SSIM uses the
+        largest odd window <= min(11, height, width); images with a side
+        under 3 pixels get no SSIM term (see :func:`ssim_window_size`).
+    beta : float, default=1.0
+        Weight of the KL term (both terms are summed per image).
+    optimizer : torch optimizer class, default=torch.optim.Adam
+        Optimizer; its options go through ``optimizer__*`` parameters.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=20
+        Most passes over the training images.
+    batch_size : int, default=64
+        Images per training batch.
+    validation_fraction : float, default=0.1
+        Fraction of the images, taken from the end of ``X``, held out from
+        training: early stopping watches its loss and the threshold is
+        calibrated on its scores. ``0`` calibrates on the training scores.
+    early_stopping : bool, default=True
+        Stop when the held-out loss has not improved for ``patience`` epochs
+        and keep the best weights.
+    patience : int, default=5
+        Epochs without improvement before early stopping.
+    threshold : thresholder, default=None
+        Turns calibration scores into the decision threshold. ``None`` means
+        :class:`~skanomaly.thresholds.PercentileThreshold` with its defaults.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra callbacks for the skorch net.
+    device : str or torch.device, default="auto"
+        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and sampling.
+    verbose : int, default=0
+        ``0``: silent; ``1`` or more: a progress bar and a line per epoch.
+    **kwargs
+        skorch parameters forwarded to the net (``module__*``,
+        ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
+        ``iterator_valid__*``, ``callbacks__*``).
+
+    Attributes
+    ----------
+    net_ : skanomaly.nets.VAENet
+        The trained skorch net.
+    thresholder_ : thresholder
+        The fitted copy of ``threshold``.
+    offset_ : float
+        ``decision_function(X) = score_samples(X) - offset_``.
+    image_shape_ : tuple of int
+        ``(channels, height, width)`` seen in ``fit``.
+    data_range_ : float
+        Pixel range (max - min) of the training images, used by SSIM.
+    n_features_in_ : int
+        Pixels per image times channels.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``X`` was a DataFrame with string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skanomaly.detectors import VisionVAEDetector
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.rand(40, 12, 10).astype("float32") * 0.1  # 40 images of 12x10
+    >>> det = VisionVAEDetector(latent_dim=4, hidden_channels=(8,), max_epochs=2,
+    ...                         random_state=0).fit(X)
+    >>> det.score_samples(X).shape, det.anomaly_map(X[:2]).shape
+    ((40,), (2, 12, 10))
+    """
+
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "image_shape": [tuple, list, None],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_channels": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "ssim_weight": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self, *, image_shape=None, latent_dim=16, hidden_channels=(32, 64), dropout=0.0,
+        ssim_weight=1.0, beta=1.0, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20,
+        batch_size=64, validation_fraction=0.1, early_stopping=True, patience=5,
+        threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
+        **kwargs,
+    ):
+        self.image_shape = image_shape
+        self.latent_dim = latent_dim
+        self.hidden_channels = hidden_channels
+        self.dropout = dropout
+        self.ssim_weight = ssim_weight
+        self.beta = beta
+        self.optimizer = optimizer
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.threshold = threshold
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self._store_net_params(kwargs)
+
+    # --------------------------------------------------------- validation
+    def _declared_shape(self, n_features):
+        """``image_shape`` as (C, H, W) for ``n_features`` values, -1 resolved."""
+        shape = tuple(self.image_shape)
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or not all(isinstance(s, Integral) for s in shape):
+            raise ValueError(
+                f"image_shape must be (channels, height, width) or (height, width) integers; "
+                f"got {self.image_shape!r}."
+            )
+        if sum(s == -1 for s in shape) > 1 or any(s < 1 and s != -1 for s in shape):
+            raise ValueError(
+                f"image_shape entries must be >= 1, with at most one -1; got {self.image_shape!r}."
+            )
+        known = math.prod(s for s in shape if s != -1)
+        if -1 in shape:
+            if n_features % known:
+                raise ValueError(
+                    f"X has {n_features} features per row, which image_shape="
+                    f"{self.image_shape!r} cannot hold (not a multiple of {known})."
+                )
+            shape = tuple(n_features // known if s == -1 else s for s in shape)
+        elif known != n_features:
+            raise ValueError(
+                f"X has {n_features} features per row but image_shape={self.image_shape!r} "
+                f"holds {known} values."
+            )
+        return tuple(int(s) for s in shape)
+
+    def _check_input(self, X, reset):
+        if getattr(X, "ndim", 2) in (3, 4):
+            images = check_array(X, dtype=[np.float32, np.float64], allow_nd=True,
+                                 input_name="X")
+            if images.ndim == 3:
+                images = images[:, None]  # grayscale (n, H, W)
+            shape = images.shape[1:]
+            if reset and self.image_shape is not None:
+                declared = self._declared_shape(math.prod(shape))
+                if declared != shape:
+                    raise ValueError(
+                        f"X holds images of shape {shape} (channels, height, width) but "
+                        f"image_shape={self.image_shape!r}."
+                    )
+            if not reset and shape != self.image_shape_:
+                raise ValueError(
+                    f"X holds images of shape {shape} (channels, height, width) but the "
+                    f"detector was fitted on {self.image_shape_}."
+                )
+            flat = validate_data(self, images.reshape(len(images), -1), reset=reset)
+        elif getattr(X, "ndim", 2) <= 2:  # validate_data explains 1-D input
+            flat = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+            if flat.ndim != 2:
+                raise ValueError(f"X must be 2-D, 3-D or 4-D; got shape {flat.shape}.")
+            if reset:
+                if self.image_shape is None:
+                    raise ValueError(
+                        "X is 2-D (one flat image per row): set image_shape=(channels, "
+                        "height, width) or pass X as (n, height, width) / (n, channels, "
+                        "height, width)."
+                    )
+                shape = self._declared_shape(flat.shape[1])
+            else:
+                shape = self.image_shape_
+        else:
+            raise ValueError(
+                "X must be 2-D (flat rows with image_shape), 3-D (n, height, width) or 4-D "
+                f"(n, channels, height, width); got {X.ndim}-D input."
+            )
+        if reset:
+            self.image_shape_ = tuple(shape)
+        return flat.reshape(len(flat), *self.image_shape_)
+
+    def _validate_fit_input(self, X):
+        if len(self.hidden_channels) == 0:
+            raise ValueError("hidden_channels must name at least one layer.")
+        images = self._check_input(X, reset=True)
+        value_range = float(images.max() - images.min())
+        self.data_range_ = value_range if value_range > 0 else 1.0
+        return images
+
+    def _validate_score_input(self, X):
+        return self._check_input(X, reset=False)
+
+    # ------------------------------------------------------------ training
+    def _split(self, X):
+        n = X.shape[0]
+        if self.validation_fraction == 0:
+            return X, None
+        n_held = max(math.ceil(self.validation_fraction * n), 1)
+        if n - n_held < 1:
+            raise ValueError(
+                f"X has {n} sample(s): too few to hold out validation_fraction="
+                f"{self.validation_fraction} and still train. Pass more images or "
+                "validation_fraction=0."
+            )
+        return X[: n - n_held], X[n - n_held:]
+
+    def _make_dataset(self, part, device):
+        return _ImageDataset(as_float32_tensor(part, device))
+
+    def _module_class(self):
+        return VisionVAE
+
+    def _module_params(self, X):
+        return {
+            "n_channels": X.shape[1], "height": X.shape[2], "width": X.shape[3],
+            "latent_dim": self.latent_dim, "hidden_channels": tuple(self.hidden_channels),
+            "dropout": self.dropout,
+        }
+
+    def _criterion(self):
+        return SSIMELBOLoss, {
+            "beta": self.beta, "ssim_weight": self.ssim_weight, "data_range": self.data_range_,
+        }
+
+    # ------------------------------------------------------------- scoring
+    @torch.inference_mode()
+    def _batches(self, X):
+        """Yield ``(images, reconstructions)`` tensor pairs, batch by batch."""
+        module = self._eval_module()
+        images = _ImageDataset(as_float32_tensor(X, self.net_.device))
+        for start in range(0, len(images), _SCORING_BATCH):
+            x = images.get_batch(slice(start, start + _SCORING_BATCH))
+            yield x, module.reconstruct(x)
+
+    def _anomaly_scores(self, X):
+        scores = []
+        for x, rec in self._batches(X):
+            score = (rec - x).pow(2).flatten(start_dim=1).mean(dim=1)
+            if self.ssim_weight:
+                score = score + self.ssim_weight * ssim_dissimilarity(rec, x, self.data_range_)
+            scores.append(score)
+        return torch.cat(scores).cpu().numpy().astype(np.float64)
+
+    def anomaly_map(self, X, sigma=0.0):
+        """Per-pixel anomaly map: squared reconstruction error, mean over channels.
+
+        Parameters
+        ----------
+        X : array-like
+            Images in any form accepted by ``fit``.
+        sigma : float, default=0.0
+            Standard deviation (pixels) of a Gaussian smoothing of each map;
+            ``0`` leaves it raw. A little smoothing (1-4 px) usually helps
+            localisation.
+
+        Returns
+        -------
+        maps : ndarray of shape (n_samples, height, width)
+            Higher means more anomalous.
+        """
+        check_is_fitted(self, "net_")
+        if sigma < 0:
+            raise ValueError(f"sigma must be >= 0; got {sigma}.")
+        maps = []
+        for x, rec in self._batches(self._validate_score_input(X)):
+            error = (rec - x).pow(2).mean(dim=1)
+            maps.append(_gaussian_blur(error, sigma) if sigma > 0 else error)
+        return torch.cat(maps).cpu().numpy()

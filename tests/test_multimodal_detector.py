@@ -1,0 +1,201 @@
+"""Tests of MultimodalVAEDetector and the fusion module."""
+
+import io
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.helper import SliceDict
+
+from skanomaly.detectors import MultimodalVAEDetector
+from skanomaly.modules import MultimodalVAE, product_of_experts
+from skanomaly.thresholds import PercentileThreshold
+
+torch.set_num_threads(1)
+
+TINY = dict(latent_dim=2, hidden_dim=8, hidden_channels=(4,), n_heads=2, max_epochs=2,
+            batch_size=32, random_state=0, device="cpu")
+
+
+def _expected_failed_checks(estimator):
+    return {
+        "check_estimators_nan_inf": (
+            "a sample whose values of a modality are all NaN misses that modality, which "
+            "fusion='poe' accepts by design; modality 'a' here has one column, so the "
+            "check's single NaN is such a sample (NaN inside a wider modality is rejected)."
+        ),
+    }
+
+
+@parametrize_with_checks(
+    [MultimodalVAEDetector(modalities={"a": slice(0, 1), "b": slice(1, None)}, **TINY)],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _views(n=80, seed=0):
+    """An image, a 2-channel series and a table, all driven by one latent factor."""
+    rng = np.random.RandomState(seed)
+    t = rng.rand(n, 1, 1).astype(np.float32)
+    img = t[..., None] * np.ones((n, 1, 6, 5), np.float32) + 0.05 * rng.randn(n, 1, 6, 5)
+    steps = np.linspace(0, 3, 12, dtype=np.float32)
+    ts = np.concatenate([np.sin(steps + 3 * t), np.cos(steps + 3 * t)], axis=1)
+    tab = np.hstack([t[:, 0], t[:, 0] ** 2, 1 - t[:, 0]]) + 0.05 * rng.randn(n, 3)
+    ts = ts + 0.05 * rng.randn(*ts.shape)
+    return {"img": img.astype(np.float32), "ts": ts.astype(np.float32),
+            "tab": tab.astype(np.float32)}
+
+
+def test_poe_includes_prior_expert():
+    mus = torch.tensor([[[2.0]]])
+    logvars = torch.zeros(1, 1, 1)
+    mu, logvar = product_of_experts(mus, logvars, torch.ones(1, 1))
+    # One unit-variance expert at 2 and the prior N(0, 1): mean 1, variance 1/2.
+    assert torch.allclose(mu, torch.tensor([[1.0]]))
+    assert torch.allclose(logvar.exp(), torch.tensor([[0.5]]))
+    mu, logvar = product_of_experts(mus, logvars, torch.zeros(1, 1))
+    assert torch.allclose(mu, torch.zeros(1, 1)) and torch.allclose(logvar, torch.zeros(1, 1))
+
+
+@pytest.mark.parametrize("fusion", ["poe", "moe", "concat"])
+@pytest.mark.parametrize("cross_attention", [False, True])
+def test_fusions_keep_latent_dim(fusion, cross_attention):
+    vae = MultimodalVAE({"img": (1, 6, 5), "ts": (2, 12), "tab": (3,)}, latent_dim=3,
+                        fusion=fusion, hidden_dim=8, hidden_channels=(4,),
+                        cross_attention=cross_attention, n_heads=2)
+    batch = {k: torch.as_tensor(v[:4]) for k, v in _views().items()}
+    rec, mu, logvar, kl = vae(**batch)
+    assert mu.shape == (4, 3) and kl.shape == (4,)
+    assert {k: tuple(v.shape) for k, v in rec.items()} == {
+        k: tuple(v.shape) for k, v in batch.items()}
+
+
+def test_cross_attention_runs_each_encoder_once():
+    vae = MultimodalVAE({"a": (3,), "b": (4,)}, latent_dim=2, hidden_dim=8,
+                        cross_attention=True, n_heads=2)
+    calls = []
+    for name in ("a", "b"):
+        vae.encoders[name].register_forward_hook(lambda *args, n=name: calls.append(n))
+    vae(a=torch.zeros(2, 3), b=torch.zeros(2, 4))
+    assert sorted(calls) == ["a", "b"]
+
+
+def test_dict_input_kinds_missing_modality_and_parts():
+    X = _views()
+    X["tab"][5] = np.nan  # sample 5 misses the table
+    det = MultimodalVAEDetector(kl_score_weight=1.0, **TINY).fit(SliceDict(**X))
+    assert det.modality_kinds_ == {"img": "image", "ts": "timeseries", "tab": "tabular"}
+    parts = det.modality_scores(X)
+    assert set(parts) == {"img", "ts", "tab", "kl"}
+    assert np.isnan(parts["tab"][5]) and np.isfinite(parts["img"][5])
+    scores = det.score_samples(X)
+    assert scores.shape == (80,) and np.all(np.isfinite(scores))
+    # The score is the mean of the standardised parts (KL weight 1).
+    stacked = np.stack([parts[k] for k in ("img", "ts", "tab", "kl")], axis=1)
+    np.testing.assert_allclose(-scores, np.nanmean(stacked, axis=1), rtol=1e-6)
+
+
+def test_table_with_column_names_and_shapes():
+    X = _views()
+    table = pd.DataFrame(np.hstack([X["img"].reshape(80, -1), X["tab"]]),
+                         columns=[f"p{i}" for i in range(30)] + ["u", "v", "w"])
+    det = MultimodalVAEDetector(
+        modalities={"img": [f"p{i}" for i in range(30)], "tab": ["u", "v", "w"]},
+        modality_shapes={"img": (1, 6, 5)}, fusion="concat", **TINY,
+    ).fit(table)
+    assert det.modalities_ == {"img": (1, 6, 5), "tab": (3,)}
+    assert det.n_features_in_ == 33 and det.score_samples(table).shape == (80,)
+
+
+def test_detects_broken_agreement_between_views():
+    X = _views(n=240)
+    det = MultimodalVAEDetector(latent_dim=2, hidden_dim=16, hidden_channels=(8,),
+                                max_epochs=25, lr=3e-3, random_state=0, device="cpu")
+    det.fit({k: v[:200] for k, v in X.items()})
+    test = {k: v[200:].copy() for k, v in X.items()}
+    test["tab"][:20] = test["tab"][:20][::-1]  # the table no longer matches the other views
+    scores = det.score_samples(test)
+    assert scores[:20].mean() < scores[20:].mean()
+
+
+def test_same_random_state_same_scores_and_joblib():
+    X = _views()
+    a = MultimodalVAEDetector(fusion="moe", **TINY).fit(X)
+    b = MultimodalVAEDetector(fusion="moe", **TINY).fit(X)
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    buffer = io.BytesIO()
+    joblib.dump(a, buffer)
+    buffer.seek(0)
+    np.testing.assert_array_equal(a.score_samples(X), joblib.load(buffer).score_samples(X))
+
+
+def test_grid_search_over_fusion_architecture_threshold():
+    X = _views(n=60)
+    y = np.ones(60, dtype=int)
+    X["tab"][-10:] += 3.0
+    y[-10:] = -1
+    search = GridSearchCV(
+        MultimodalVAEDetector(**{**TINY, "max_epochs": 1}),
+        {"fusion": ["poe", "concat"], "latent_dim": [2, 3],
+         "threshold": [PercentileThreshold(q=0.9)]},
+        scoring="roc_auc", cv=StratifiedKFold(2, shuffle=True, random_state=0),
+    ).fit(SliceDict(**X), y)
+    assert search.best_params_["fusion"] in ("poe", "concat")
+
+
+def _never_trains(monkeypatch):
+    from skanomaly import nets
+
+    def fail(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(nets.VAENet, "fit", fail)
+
+
+def _missing_everywhere():
+    X = _views()
+    X["tab"][:] = np.nan
+    return X
+
+
+def _partly_nan():
+    X = _views()
+    X["img"][3, 0, 0, 0] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("kwargs, make_X, match", [
+    ({}, _missing_everywhere, "every sample"),
+    ({}, _partly_nan, "NaN values in 1 sample"),
+    ({"fusion": "moe"}, lambda: {**_views(), "tab": np.vstack(
+        [np.full((1, 3), np.nan), _views()["tab"][1:]])}, "fusion='moe'"),
+    ({"modalities": {"a": [0, 1], "b": [1, 2]}}, lambda: np.zeros((20, 3)), "both"),
+    ({"modalities": {"a": [0]}}, lambda: np.zeros((20, 3)), "belong to no modality"),
+    ({"modalities": {"a": [0, 5]}}, lambda: np.zeros((20, 3)), "has 3 columns"),
+    ({"modalities": {"a": ["x"]}}, lambda: np.zeros((20, 3)), "does not have"),
+    ({}, lambda: np.zeros((20, 3)), "set modalities"),
+    ({"modalities": {"a": [0]}}, _views, "leave it None"),
+    ({"modality_shapes": {"tab": (2, 2)}}, _views, "holds 4"),
+    ({}, lambda: {"a": np.zeros((5, 2)), "b": np.zeros((6, 2))}, "different numbers"),
+])
+def test_bad_input_fails_before_training(monkeypatch, kwargs, make_X, match):
+    _never_trains(monkeypatch)
+    with pytest.raises(ValueError, match=match):
+        MultimodalVAEDetector(**kwargs).fit(make_X())
+
+
+def test_unknown_or_absent_modality_at_predict():
+    X = _views()
+    det = MultimodalVAEDetector(**TINY).fit(X)
+    with pytest.raises(ValueError, match="Unknown modality key"):
+        det.predict({**X, "extra": X["tab"]})
+    with pytest.raises(ValueError, match="lacks modality"):
+        det.predict({"img": X["img"], "ts": X["ts"]})
+    with pytest.raises(ValueError, match="shape"):
+        det.predict({**X, "img": X["img"][:, :, :5]})
