@@ -15,8 +15,13 @@ Runs on a small synthetic service log so it needs no data download.
 import numpy as np
 import pandas as pd
 
-from skanomaly.preprocessing import (DrainTemplates, TraceWindowStats, align_channels,
-                                     count_per_bin, relation_graph)
+from skanomaly.preprocessing import (
+                                     DrainTemplates,
+                                     TraceWindowStats,
+                                     align_channels,
+                                     count_per_bin,
+                                     relation_graph,
+)
 
 rng = np.random.default_rng(0)
 n = 2000

@@ -19,8 +19,11 @@ synthetic, so the example needs no model and no data download.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from skanomaly.metrics import (adjusted_precision_recall_f1, anomaly_f1_score,
-                               event_precision_recall_f1)
+from skanomaly.metrics import (
+    adjusted_precision_recall_f1,
+    anomaly_f1_score,
+    event_precision_recall_f1,
+)
 from skanomaly.plotting import AnomalyScoreDisplay
 from skanomaly.thresholds import DSPOTThreshold, SPOTThreshold
 

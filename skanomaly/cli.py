@@ -38,14 +38,15 @@ def run_demo(output="skanomaly_demo.png", max_epochs=20, device="auto", random_s
     import matplotlib
 
     matplotlib.use("Agg")
-    import numpy as np
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from .datasets import load_smd_sample
     from .detectors import TimeSeriesVAEDetector
     from .metrics import (
-        anomaly_average_precision_score, anomaly_f1_score, anomaly_roc_auc_score,
+        anomaly_average_precision_score,
+        anomaly_f1_score,
+        anomaly_roc_auc_score,
         point_adjusted_f1_score,
     )
     from .plotting import AnomalyScoreDisplay

@@ -6,8 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skanomaly.preprocessing import (DrainTemplates, TraceWindowStats, align_channels,
-                                     count_per_bin, relation_graph)
+from skanomaly.preprocessing import (
+    DrainTemplates,
+    TraceWindowStats,
+    align_channels,
+    count_per_bin,
+    relation_graph,
+)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

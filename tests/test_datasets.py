@@ -386,7 +386,8 @@ def test_load_smd_sample():
 
 
 def test_sample_file_is_small():
-    path = Path(__file__).resolve().parents[1] / "skanomaly/datasets/data/smd_machine-1-7_sample.npz"
+    repo = Path(__file__).resolve().parents[1]
+    path = repo / "skanomaly/datasets/data/smd_machine-1-7_sample.npz"
     assert path.stat().st_size < 1.5e6
 
 

@@ -11,8 +11,12 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from skanomaly.preprocessing import (DEFAULT_MASKING, DrainTemplates, SemanticTemplateClusters,
-                                     count_per_bin)
+from skanomaly.preprocessing import (
+    DEFAULT_MASKING,
+    DrainTemplates,
+    SemanticTemplateClusters,
+    count_per_bin,
+)
 from skanomaly.preprocessing._embedding import default_model_path
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

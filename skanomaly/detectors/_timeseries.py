@@ -183,8 +183,9 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     def __init__(
         self, *, window_size=32, stride=1, encoder="cnn", latent_dim=8,
         hidden_channels=(32, 64), kernel_size=5, d_model=64, n_heads=4, n_layers=2,
-        dropout=0.0, aggregation="window", normalize_channels=True, beta=1.0, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20,
-        batch_size=128, validation_fraction=0.1, early_stopping=True, patience=5,
+        dropout=0.0, aggregation="window", normalize_channels=True, beta=1.0,
+        optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20, batch_size=128,
+        validation_fraction=0.1, early_stopping=True, patience=5,
         threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
         **kwargs,
     ):

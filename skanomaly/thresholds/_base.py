@@ -5,8 +5,9 @@ fitted on scores believed normal (a detector passes the scores of its held-out
 calibration part) and exposes ``threshold_`` on the anomaly-score scale.
 """
 
-import numpy as np
 from numbers import Real
+
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
