@@ -199,3 +199,21 @@ def test_unknown_or_absent_modality_at_predict():
         det.predict({"img": X["img"], "ts": X["ts"]})
     with pytest.raises(ValueError, match="shape"):
         det.predict({**X, "img": X["img"][:, :, :5]})
+
+
+def test_channel_scales_put_channels_of_a_modality_on_one_scale():
+    rng = np.random.RandomState(0)
+    # Modality "a": channel 0 varies 10x more than channel 1.
+    X = np.hstack([rng.randn(600, 1) * 10, rng.randn(600, 1), rng.randn(600, 2)])
+    params = dict(modalities={"a": [0, 1], "b": [2, 3]}, latent_dim=2, max_epochs=10,
+                  random_state=0, device="cpu")
+    det = MultimodalVAEDetector(**params).fit(X[:500])
+    assert set(det.channel_scale_) == {"a", "b"}
+    assert det.channel_scale_["a"].shape == (2,)
+    assert (det.channel_scale_["a"] > 0).all()
+    # A break of the small channel stands out once channels share one scale.
+    broken = X[500:].copy()
+    broken[:, 1] += 4.0
+    normal_scores = -det.score_samples(X[500:])
+    broken_scores = -det.score_samples(broken)
+    assert np.median(broken_scores) > np.quantile(normal_scores, 0.95)

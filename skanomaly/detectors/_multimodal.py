@@ -86,8 +86,9 @@ class MultimodalVAEDetector(BaseDeepDetector):
     convolutions).
 
     The anomaly score combines the modalities on one scale: each modality's
-    mean squared reconstruction error (posterior mean) and the KL term are
-    standardised with the median and inter-quartile range they have on the
+    mean squared reconstruction error (posterior mean; each channel's error
+    divided by its median on the calibration part, ``channel_scale_``) and
+    the KL term are standardised with the median and inter-quartile range they have on the
     held-out calibration part of the training data, then averaged over the
     present modalities (the KL part joins with weight ``kl_score_weight``).
     :meth:`modality_scores` returns these parts.
@@ -180,6 +181,9 @@ class MultimodalVAEDetector(BaseDeepDetector):
         ``"tabular"``, ``"timeseries"`` or ``"image"`` per modality.
     modality_columns_ : dict of str to ndarray of int
         Column indices of each modality (table input only).
+    channel_scale_ : dict of str to ndarray
+        Per-channel error scale of each modality on the calibration part
+        (median error, floored at 1 % of the mean scale).
     score_location_, score_scale_ : dict of str to float
         Median and scale of each part (modalities and ``"kl"``) on the
         calibration part, used to standardise it.
@@ -484,8 +488,13 @@ class MultimodalVAEDetector(BaseDeepDetector):
 
     # ------------------------------------------------------------- scoring
     @torch.inference_mode()
-    def _raw_parts(self, data):
-        """Mean squared error per modality (NaN where missing) and KL, per sample."""
+    def _channel_errors(self, data):
+        """Squared error per sample and channel of each modality (NaN where missing), and KL.
+
+        A modality's channels are the second axis of one sample's shape
+        (features of a table, channels of a series or an image); the other
+        axes are averaged.
+        """
         # Scoring in float64 makes a sample's score independent of the batch it
         # is scored with (float32 kernels vary with the batch size).
         module = copy.deepcopy(self._eval_module()).double()
@@ -499,12 +508,32 @@ class MultimodalVAEDetector(BaseDeepDetector):
             batch = dataset.get_batch(slice(start, start + _SCORING_BATCH))
             reconstructions, kl = module.reconstruct(**batch)
             for i, name in enumerate(names):
-                error = (reconstructions[name] - batch[name]).pow(2).flatten(1).mean(dim=1)
-                parts[name].append(torch.where(batch[MASK_KEY][:, i] > 0, error, torch.nan))
+                error = (reconstructions[name] - batch[name]).pow(2)
+                error = error.flatten(2).mean(dim=2) if error.ndim > 2 else error
+                present = batch[MASK_KEY][:, i:i + 1] > 0
+                parts[name].append(torch.where(present, error, torch.nan))
             parts[KL_PART].append(kl)
         return {k: torch.cat(v).cpu().numpy() for k, v in parts.items()}
 
+    def _raw_parts(self, data):
+        """Channel-normalised mean squared error per modality (NaN where missing) and KL."""
+        errors = self._channel_errors(data)
+        kl = errors.pop(KL_PART)
+        parts = {name: (e / self.channel_scale_[name]).mean(axis=1) for name, e in errors.items()}
+        parts[KL_PART] = kl
+        return parts
+
     def _calibrate(self, data):
+        # Each channel's error relative to its typical held-out error, so a
+        # modality's channels count on comparable scales (floored at 1 % of
+        # the mean scale so a channel reconstructed perfectly cannot dominate).
+        self.channel_scale_ = {}
+        for name, errors in self._channel_errors(data).items():
+            if name == KL_PART:
+                continue
+            typical = np.nanmedian(errors, axis=0)
+            floor = max(0.01 * float(np.nanmean(typical)), np.finfo(np.float64).tiny)
+            self.channel_scale_[name] = np.maximum(np.nan_to_num(typical, nan=floor), floor)
         self.score_location_, self.score_scale_ = {}, {}
         for name, values in self._raw_parts(data).items():
             values = values[np.isfinite(values)]
