@@ -52,7 +52,8 @@ def evaluate(views, train, test, truth, args, params):
     configs = {f"fused_{f}": (list(views), f) for f in args.fusions}
     configs.update({f"only_{v}": ([v], "poe") for v in views})
     for name, (keep, fusion) in configs.items():
-        det = MultimodalVAEDetector(fusion=fusion, random_state=0, device="cpu", **params)
+        det = MultimodalVAEDetector(fusion=fusion, random_state=0, device="cpu",
+                                    normalize_channels=args.normalize_channels, **params)
         start = time.perf_counter()
         det.fit({k: train[k] for k in keep})
         seconds = time.perf_counter() - start
@@ -127,6 +128,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--fusions", nargs="+", default=["poe"])
+    parser.add_argument("--normalize-channels", action="store_true",
+                        help="per-channel error scales inside each modality")
     parser.add_argument("--machines", nargs="+",
                         default=["machine-1-7", "machine-2-1", "machine-3-2", "machine-3-4"])
     parser.add_argument("--window", type=int, default=16)

@@ -206,7 +206,7 @@ def test_channel_scales_put_channels_of_a_modality_on_one_scale():
     # Modality "a": channel 0 varies 10x more than channel 1.
     X = np.hstack([rng.randn(600, 1) * 10, rng.randn(600, 1), rng.randn(600, 2)])
     params = dict(modalities={"a": [0, 1], "b": [2, 3]}, latent_dim=2, max_epochs=10,
-                  random_state=0, device="cpu")
+                  normalize_channels=True, random_state=0, device="cpu")
     det = MultimodalVAEDetector(**params).fit(X[:500])
     assert set(det.channel_scale_) == {"a", "b"}
     assert det.channel_scale_["a"].shape == (2,)
@@ -217,3 +217,5 @@ def test_channel_scales_put_channels_of_a_modality_on_one_scale():
     normal_scores = -det.score_samples(X[500:])
     broken_scores = -det.score_samples(broken)
     assert np.median(broken_scores) > np.quantile(normal_scores, 0.95)
+    plain = MultimodalVAEDetector(**{**params, "normalize_channels": False}).fit(X[:500])
+    assert all((scale == 1).all() for scale in plain.channel_scale_.values())

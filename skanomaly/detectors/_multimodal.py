@@ -86,11 +86,12 @@ class MultimodalVAEDetector(BaseDeepDetector):
     convolutions).
 
     The anomaly score combines the modalities on one scale: each modality's
-    mean squared reconstruction error (posterior mean; each channel's error
-    divided by its median on the calibration part, ``channel_scale_``) and
-    the KL term are standardised with the median and inter-quartile range they have on the
-    held-out calibration part of the training data, then averaged over the
-    present modalities (the KL part joins with weight ``kl_score_weight``).
+    mean squared reconstruction error (posterior mean; with
+    ``normalize_channels=True`` each channel's error is first divided by its
+    median on the calibration part) and the KL term are standardised with the
+    median and inter-quartile range they have on the held-out calibration
+    part of the training data, then averaged over the present modalities
+    (the KL part joins with weight ``kl_score_weight``).
     :meth:`modality_scores` returns these parts.
 
     Parameters
@@ -126,6 +127,14 @@ class MultimodalVAEDetector(BaseDeepDetector):
         Attention heads; must divide ``hidden_dim``.
     dropout : float, default=0.0
         Dropout rate.
+    normalize_channels : bool, default=False
+        Divide each channel's squared error by its median on the calibration
+        part (``channel_scale_``, floored at 1 % of the modality's mean
+        scale) before averaging a modality's channels. It puts channels of
+        very different variance on one scale: on the SMD two-view benchmark
+        it raised the fused AUROC from 0.778 to 0.813, but on MNIST image +
+        row-scan views, where border rows are almost always blank, it lowered
+        it from 0.907 to 0.834, hence off by default.
     kl_score_weight : float, default=0.0
         Weight of the standardised KL part in the score (each present
         modality weighs 1). The default scores on reconstruction only: on
@@ -183,7 +192,8 @@ class MultimodalVAEDetector(BaseDeepDetector):
         Column indices of each modality (table input only).
     channel_scale_ : dict of str to ndarray
         Per-channel error scale of each modality on the calibration part
-        (median error, floored at 1 % of the mean scale).
+        (median error, floored at 1 % of the mean scale); ones when
+        ``normalize_channels=False``.
     score_location_, score_scale_ : dict of str to float
         Median and scale of each part (modalities and ``"kl"``) on the
         calibration part, used to standardise it.
@@ -219,13 +229,15 @@ class MultimodalVAEDetector(BaseDeepDetector):
         "cross_attention": ["boolean"],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "normalize_channels": ["boolean"],
         "kl_score_weight": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
         self, *, modalities=None, modality_shapes=None, fusion="poe", latent_dim=16,
         hidden_dim=64, hidden_channels=(32, 64), kernel_size=5, cross_attention=False,
-        n_heads=4, dropout=0.0, kl_score_weight=0.0, beta=1.0, optimizer=torch.optim.Adam,
+        n_heads=4, dropout=0.0, normalize_channels=False, kl_score_weight=0.0, beta=1.0,
+        optimizer=torch.optim.Adam,
         lr=1e-3, max_epochs=20, batch_size=128, validation_fraction=0.1,
         early_stopping=True, patience=5, threshold=None, callbacks=None, device="auto",
         random_state=None, verbose=0, **kwargs,
@@ -240,6 +252,7 @@ class MultimodalVAEDetector(BaseDeepDetector):
         self.cross_attention = cross_attention
         self.n_heads = n_heads
         self.dropout = dropout
+        self.normalize_channels = normalize_channels
         self.kl_score_weight = kl_score_weight
         self.beta = beta
         self.optimizer = optimizer
@@ -530,6 +543,9 @@ class MultimodalVAEDetector(BaseDeepDetector):
         self.channel_scale_ = {}
         for name, errors in self._channel_errors(data).items():
             if name == KL_PART:
+                continue
+            if not self.normalize_channels:
+                self.channel_scale_[name] = np.ones(errors.shape[1])
                 continue
             typical = np.nanmedian(errors, axis=0)
             floor = max(0.01 * float(np.nanmean(typical)), np.finfo(np.float64).tiny)
