@@ -341,8 +341,10 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     def _channel_errors(self, X):
         dataset = self._make_dataset(X, self.net_.device)
         if X.ndim == 3:
-            errors = [error.mean(dim=2) for _, error in self._batch_errors(dataset)]
-            return torch.cat(errors).cpu().numpy()
+            errors = torch.empty(len(dataset), X.shape[1], device=dataset.device)
+            for index, error in self._batch_errors(dataset):
+                errors[index] = error.mean(dim=2)
+            return errors.cpu().numpy()
         n, n_channels = X.shape
         sums = torch.zeros(n, n_channels, device=dataset.device)
         counts = torch.zeros(n, device=dataset.device)
@@ -359,11 +361,15 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
             return (self._channel_errors(X) / self.channel_scale_).sum(axis=1)
         dataset = self._make_dataset(X, self.net_.device)
         weight = torch.as_tensor(1.0 / self.channel_scale_, dtype=torch.float32,
-                                 device=dataset.device).unsqueeze(1)
-        # Window score: channel-normalised error summed over channels, averaged over time.
-        window_scores = torch.cat([
-            (error * weight).sum(dim=1).mean(dim=1) for _, error in self._batch_errors(dataset)
-        ]).double().cpu().numpy()
+                                 device=dataset.device)
+        # Window score: channel-normalised error summed over channels, averaged
+        # over time. Results go into one preallocated buffer: a small tensor
+        # kept per batch would pin the heap between the large batch buffers and
+        # let memory grow with the series length (glibc fragmentation).
+        window_scores = torch.empty(len(dataset), device=dataset.device)
+        for index, error in self._batch_errors(dataset):
+            window_scores[index] = (error.mean(dim=2) * weight).sum(dim=1)
+        window_scores = window_scores.double().cpu().numpy()
         if X.ndim == 3:
             return window_scores
         # Each step gets the mean score of the windows covering it. Windows are
