@@ -1,7 +1,7 @@
 """
-==========================================
+===========================================
 SPOT and DSPOT thresholds on a score stream
-==========================================
+===========================================
 
 Calibrate extreme-value thresholds on normal anomaly scores, stream new scores
 through them, and judge the alarms with point-wise, point-adjusted and

@@ -107,7 +107,9 @@ def load_cmapss(subset="FD001", data_home=None, *, rul_threshold=30, as_frame=Tr
         frame_columns : list of str
             All 26 column names.
         subset : str
+            The subset loaded.
         DESCR : str
+            Description of the data and the labelling rule.
 
     Raises
     ------

@@ -132,6 +132,7 @@ def load_nab(name=None, data_home=None, *, group=_GROUP):
             The series' anomaly windows ``(start, end)`` from
             ``labels/combined_windows.json``.
         name, group, DESCR : str
+            Series name, NAB group, and a description.
 
         With ``name=None``, a Bunch with ``series`` (dict of name -> the
         Bunch above), ``names`` (sorted list) and ``DESCR``.

@@ -334,7 +334,7 @@ class SemanticTemplateClusters(TransformerMixin, BaseEstimator):
         Directory the model was loaded from.
     templates_ : pandas.DataFrame
         One row per distinct template seen in fit: ``template`` and ``cluster``.
-    cluster_centers_ : ndarray of shape (n_clusters_, hidden_size)
+    cluster_centers_ : ndarray of shape (`n_clusters_`, hidden_size)
         KMeans centres (unit-norm embedding space).
     n_clusters_ : int
         Number of clusters used.
