@@ -27,7 +27,9 @@ Three parts, each printed as a table and written to one JSON file:
    ``decision_function`` (``PercentileThreshold(q=0.99)`` calibrated on the
    held-out tail of ``X_train``); for PyOD ``PercentileThreshold(q=0.99)`` on
    its per-step scores of ``X_train`` (in-sample). Plus fit and score seconds.
-   Bar: mean ROC-AUC >= 0.85 and >= best PyOD mean + 0.05.
+   Both the detector alone and ``Pipeline(StandardScaler(), detector)`` (the
+   documented usage; PyOD standardises internally as well) are run. Bar, on
+   the pipeline row: mean ROC-AUC >= 0.85 and >= best PyOD mean + 0.05.
 
 2. **Training throughput.** The detector's default module
    (``skanomaly.modules.TimeSeriesVAE``, built from the detector's own module
@@ -100,6 +102,7 @@ SMD_HOME = (REPO / ".." / "shared" / "data" / "smd").resolve()
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "timeseries.json"
 ISSUE_POINT_FIGURES = {"VAE": 0.757, "AutoEncoder": 0.715, "IForest": 0.652}
 OURS = "skanomaly TimeSeriesVAE"
+OURS_SCALED = OURS + " + StandardScaler"
 BAR_ROC_AUC = 0.85
 BAR_MARGIN = 0.05
 BAR_THROUGHPUT = 0.90
@@ -298,7 +301,7 @@ def part_smd(args, params, save=lambda partial: None):
         print(f"\n{machine}: train {X_train.shape}, test {X_test.shape}, "
               f"anomalies {y_test.mean():.1%}", flush=True)
         rows = {}
-        for label, scaled in ((OURS, False), (OURS + " + StandardScaler", True)):
+        for label, scaled in ((OURS, False), (OURS_SCALED, True)):
             rows[label], _ = run_ours(X_train, X_test, y_test, params, scaled=scaled)
             print(f"  {label} done ({rows[label]['fit_s']:.1f} s fit, "
                   f"{rows[label]['epochs']} epochs)", flush=True)
@@ -317,7 +320,9 @@ def part_smd(args, params, save=lambda partial: None):
     }
     table(f"Mean over {len(machines)} SMD machine(s)", ["method"] + metric_keys,
           [[m] + [means[m][k] for k in metric_keys] for m in methods])
-    ours = means[OURS]["roc_auc"]
+    # The bar judges the documented usage, Pipeline(StandardScaler(), detector):
+    # PyOD standardises its input internally too. The raw row is printed beside it.
+    ours = means[OURS_SCALED]["roc_auc"]
     pyod_means = {m: v["roc_auc"] for m, v in means.items()
                   if m.startswith("PyOD") and np.isfinite(v["roc_auc"])}
     best_name = max(pyod_means, key=pyod_means.get) if pyod_means else None
@@ -327,7 +332,7 @@ def part_smd(args, params, save=lambda partial: None):
         "needed": max(BAR_ROC_AUC, best + BAR_MARGIN),
         "passed": bool(ours >= BAR_ROC_AUC and ours >= best + BAR_MARGIN),
     }
-    print(f"\nBar: mean ROC-AUC {ours:.3f} >= {BAR_ROC_AUC} and >= best PyOD "
+    print(f"\nBar ({OURS_SCALED}): mean ROC-AUC {ours:.3f} >= {BAR_ROC_AUC} and >= best PyOD "
           f"({best_name}: {best:.3f}) + {BAR_MARGIN} = {best + BAR_MARGIN:.3f}: "
           f"{'PASS' if bar['passed'] else 'FAIL'}", flush=True)
     print("(issue's PyOD-on-points figures: "

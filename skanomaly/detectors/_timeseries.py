@@ -51,8 +51,11 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
 
     Parameters
     ----------
-    window_size : int, default=32
+    window_size : int, default=64
         Time steps per window. For 3-D input it must equal ``X.shape[2]``.
+        With 1-minute metrics, 64 steps is about an hour of context; on the
+        SMD and ASD benchmarks 64 scored at least as well as 32 on every
+        setting tried (``benchmarks/``).
     stride : int, default=1
         Steps between window starts when windowing 2-D input (training and
         scoring); at most ``window_size``. A last window flush with the end is
@@ -160,8 +163,11 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     >>> det = TimeSeriesVAEDetector(window_size=16, max_epochs=3, random_state=0).fit(X)
     >>> det.score_samples(X).shape
     (600,)
-    >>> sorted(set(det.predict(X).tolist()))
-    [-1, 1]
+    >>> X_new = X.copy()
+    >>> X_new[300:310] += 3.0  # a level shift on both channels
+    >>> labels = det.predict(X_new)
+    >>> bool((labels[300:310] == -1).all()), float((labels == -1).mean()) < 0.1
+    (True, True)
     """
 
     _parameter_constraints = {
@@ -181,7 +187,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     }
 
     def __init__(
-        self, *, window_size=32, stride=1, encoder="cnn", latent_dim=8,
+        self, *, window_size=64, stride=1, encoder="cnn", latent_dim=8,
         hidden_channels=(32, 64), kernel_size=5, d_model=64, n_heads=4, n_layers=2,
         dropout=0.0, aggregation="window", normalize_channels=True, beta=1.0,
         optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20, batch_size=128,
