@@ -20,6 +20,7 @@ scores of a held-out calibration part of the training data, never on the
 data being judged.
 """
 
+import math
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -163,6 +164,23 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
     def _checked_thresholder(self):
         # _validate_params has checked it offers fit() and thresholds().
         return PercentileThreshold() if self.threshold is None else clone(self.threshold)
+
+    def _held_out_size(self, n, what, unit=1):
+        """Length of the held-out tail for ``n`` items (0 when ``validation_fraction=0``).
+
+        The tail holds at least ``unit`` items (one window of time steps, or one
+        sample) and the training part must keep as many.
+        """
+        if self.validation_fraction == 0:
+            return 0
+        n_held = max(math.ceil(self.validation_fraction * n), unit)
+        if n - n_held < unit:
+            raise ValueError(
+                f"X has {n} {what}: too few to hold out validation_fraction="
+                f"{self.validation_fraction} ({n_held}) and still train on "
+                f"{unit} or more. Pass more data or validation_fraction=0."
+            )
+        return n_held
 
     # ----------------------------------------------------------------- hooks
     @abstractmethod

@@ -460,15 +460,9 @@ class MultimodalVAEDetector(BaseDeepDetector):
     # ------------------------------------------------------------ training
     def _split(self, data):
         n = len(data[MASK_KEY])
-        if self.validation_fraction == 0:
+        n_held = self._held_out_size(n, "sample(s)")
+        if n_held == 0:
             return data, None
-        n_held = max(math.ceil(self.validation_fraction * n), 1)
-        if n - n_held < 1:
-            raise ValueError(
-                f"X has {n} sample(s): too few to hold out validation_fraction="
-                f"{self.validation_fraction} and still train. Pass more samples or "
-                "validation_fraction=0."
-            )
         train = {k: v[: n - n_held] for k, v in data.items()}
         held = {k: v[n - n_held:] for k, v in data.items()}
         for i, name in enumerate(self.modalities_):

@@ -1,6 +1,5 @@
 """TimeSeriesVAEDetector: a VAE over sliding windows of a multichannel series."""
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -269,18 +268,14 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
 
     # ------------------------------------------------------------ training
     def _split(self, X):
-        n, w = X.shape[0], self.window_size
-        if self.validation_fraction == 0:
+        n = X.shape[0]
+        # The held-out part holds at least one window of time steps.
+        if X.ndim == 2:
+            n_held = self._held_out_size(n, "time steps", unit=self.window_size)
+        else:
+            n_held = self._held_out_size(n, "windows")
+        if n_held == 0:
             return X, None
-        unit = w if X.ndim == 2 else 1  # the held-out part holds at least one window
-        n_held = max(math.ceil(self.validation_fraction * n), unit)
-        if n - n_held < unit:
-            what = "time steps" if X.ndim == 2 else "windows"
-            raise ValueError(
-                f"X has {n} {what}: too few to hold out validation_fraction="
-                f"{self.validation_fraction} ({n_held}) and still train on "
-                f"{unit} or more. Pass more data or validation_fraction=0."
-            )
         return X[: n - n_held], X[n - n_held:]
 
     def _make_dataset(self, part, device):

@@ -337,15 +337,9 @@ class VisionVAEDetector(BaseDeepDetector):
     # ------------------------------------------------------------ training
     def _split(self, X):
         n = X.shape[0]
-        if self.validation_fraction == 0:
+        n_held = self._held_out_size(n, "sample(s)")
+        if n_held == 0:
             return X, None
-        n_held = max(math.ceil(self.validation_fraction * n), 1)
-        if n - n_held < 1:
-            raise ValueError(
-                f"X has {n} sample(s): too few to hold out validation_fraction="
-                f"{self.validation_fraction} and still train. Pass more images or "
-                "validation_fraction=0."
-            )
         return X[: n - n_held], X[n - n_held:]
 
     def _make_dataset(self, part, device):
