@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.vision import VisionVAE
 from ..nets import ELBOLoss, squared_error_per_sample
+from ..preprocessing.windows import ReadyWindowDataset
 
 __all__ = ["VisionVAEDetector", "SSIMELBOLoss", "ssim_window_size"]
 
@@ -83,26 +84,6 @@ class SSIMELBOLoss(ELBOLoss):
                 reconstruction, target, self.data_range
             )
         return loss
-
-
-class _ImageDataset(torch.utils.data.Dataset):
-    """Images as one (n, C, H, W) tensor, gathered per batch."""
-
-    def __init__(self, images):
-        self.images = images
-
-    @property
-    def device(self):
-        return self.images.device
-
-    def __len__(self):
-        return int(self.images.shape[0])
-
-    def get_batch(self, indices):
-        return self.images[indices]
-
-    def __getitem__(self, index):
-        return self.images[index]
 
 
 def _gaussian_blur(maps, sigma):
@@ -343,7 +324,7 @@ class VisionVAEDetector(BaseDeepDetector):
         return X[: n - n_held], X[n - n_held:]
 
     def _make_dataset(self, part, device):
-        return _ImageDataset(as_float32_tensor(part, device))
+        return ReadyWindowDataset(as_float32_tensor(part, device))
 
     def _module_class(self):
         return VisionVAE
@@ -365,7 +346,7 @@ class VisionVAEDetector(BaseDeepDetector):
     def _batches(self, X):
         """Yield ``(images, reconstructions)`` tensor pairs, batch by batch."""
         module = self._eval_module()
-        images = _ImageDataset(as_float32_tensor(X, self.net_.device))
+        images = self._make_dataset(X, self.net_.device)
         for start in range(0, len(images), _SCORING_BATCH):
             x = images.get_batch(slice(start, start + _SCORING_BATCH))
             yield x, module.reconstruct(x)

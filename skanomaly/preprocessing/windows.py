@@ -98,7 +98,14 @@ class SlidingWindowDataset(Dataset):
 
 
 class ReadyWindowDataset(Dataset):
-    """Windows given ready-made as a (n_windows, n_channels, window) tensor."""
+    """Samples held in one tensor (ready-made windows, images), gathered per batch.
+
+    Parameters
+    ----------
+    windows : torch.Tensor of shape (n_samples, ...)
+        The samples, e.g. (n_windows, n_channels, window) windows or
+        (n_images, channels, height, width) images.
+    """
 
     def __init__(self, windows):
         self.windows = windows
@@ -111,9 +118,8 @@ class ReadyWindowDataset(Dataset):
         return int(self.windows.shape[0])
 
     def get_batch(self, indices):
-        """Windows ``indices`` as a (batch, n_channels, window) tensor."""
+        """Samples ``indices`` as one tensor."""
         return self.windows[indices]
 
     def __getitem__(self, index):
         return self.windows[index]
-
