@@ -352,13 +352,17 @@ class VisionVAEDetector(BaseDeepDetector):
             yield x, module.reconstruct(x)
 
     def _anomaly_scores(self, X):
-        scores = []
+        # One preallocated buffer, as in TimeSeriesVAEDetector: a small tensor
+        # kept per batch would pin the heap between the large batch buffers.
+        scores = torch.empty(X.shape[0], device=self.net_.device)
+        start = 0
         for x, rec in self._batches(X):
             score = (rec - x).pow(2).flatten(start_dim=1).mean(dim=1)
             if self.ssim_weight:
                 score = score + self.ssim_weight * ssim_dissimilarity(rec, x, self.data_range_)
-            scores.append(score)
-        return torch.cat(scores).cpu().numpy().astype(np.float64)
+            scores[start:start + len(x)] = score
+            start += len(x)
+        return scores.cpu().numpy().astype(np.float64)
 
     def anomaly_map(self, X, sigma=0.0):
         """Per-pixel anomaly map: squared reconstruction error, mean over channels.
