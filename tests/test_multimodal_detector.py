@@ -1,5 +1,6 @@
 """Tests of MultimodalVAEDetector and the fusion module."""
 
+import copy
 import io
 
 import joblib
@@ -219,3 +220,39 @@ def test_channel_scales_put_channels_of_a_modality_on_one_scale():
     assert np.median(broken_scores) > np.quantile(normal_scores, 0.95)
     plain = MultimodalVAEDetector(**{**params, "normalize_channels": False}).fit(X[:500])
     assert all((scale == 1).all() for scale in plain.channel_scale_.values())
+
+
+def test_ssim_term_of_image_modalities_in_loss_and_score():
+    from pytorch_msssim import ssim
+
+    from skanomaly.detectors._multimodal import MultimodalELBOLoss
+
+    X = _views()
+    X["img"] = np.random.RandomState(1).rand(80, 1, 12, 12).astype(np.float32)
+    det = MultimodalVAEDetector(ssim_weight=2.0, **TINY).fit(X)
+    # Only the image modality gets an SSIM term, with its value range.
+    assert set(det.data_ranges_) == {"img"}
+    assert det.data_ranges_["img"] == pytest.approx(float(X["img"].max() - X["img"].min()))
+    # The image part is its mean squared error + ssim_weight * (1 - SSIM).
+    data = det._validate_score_input(X)
+    module = copy.deepcopy(det._eval_module()).double()
+    with torch.no_grad():
+        rec, _ = module.reconstruct(**{k: torch.as_tensor(v, dtype=torch.float64)
+                                       for k, v in data.items()})
+    img = torch.as_tensor(data["img"], dtype=torch.float64)
+    expected = ((rec["img"] - img) ** 2).mean(dim=(1, 2, 3)) + 2.0 * (
+        1 - ssim(rec["img"], img, data_range=det.data_ranges_["img"], size_average=False,
+                 win_size=11))
+    np.testing.assert_allclose(det._raw_parts(data)["img"], expected.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(det._raw_parts(data)["tab"],
+                               ((rec["tab"].numpy() - data["tab"]) ** 2).mean(axis=1), rtol=1e-5)
+    # In the loss, the SSIM term counts once per pixel, beside the summed squared error.
+    batch = {k: torch.as_tensor(v[:4]) for k, v in data.items()}
+    y_pred = det.net_.module_(**batch)
+    with_ssim = MultimodalELBOLoss(list(X), ssim_weight=2.0, data_ranges=det.data_ranges_)
+    without = MultimodalELBOLoss(list(X), ssim_weight=0.0, data_ranges=det.data_ranges_)
+    term = 2.0 * 144 * (1 - ssim(y_pred[0]["img"], batch["img"],
+                                 data_range=det.data_ranges_["img"], size_average=False,
+                                 win_size=11))
+    torch.testing.assert_close(with_ssim(y_pred, batch) - without(y_pred, batch),
+                               term.mean(), rtol=1e-4, atol=1e-4)

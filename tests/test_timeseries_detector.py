@@ -16,7 +16,7 @@ from skanomaly.datasets import make_anomalous_series
 from skanomaly.detectors import TimeSeriesVAEDetector
 from skanomaly.metrics import anomaly_average_precision_scorer, anomaly_roc_auc_score
 from skanomaly.modules.timeseries import TimeSeriesVAE, conv_output_lengths
-from skanomaly.preprocessing.windows import window_starts
+from skanomaly.preprocessing.windows import window_scores_to_steps, window_starts
 from skanomaly.thresholds import PercentileThreshold
 
 TINY = dict(window_size=4, max_epochs=2, latent_dim=2, hidden_channels=(4,), batch_size=16,
@@ -293,3 +293,20 @@ def test_cuda_request_without_gpu_is_clear(series):
         pytest.skip("a GPU is present")
     with pytest.raises(ValueError, match="CUDA is not available"):
         tiny(device="cuda").fit(series[0])
+
+
+def test_window_scores_to_steps_is_the_mean_of_covering_windows():
+    rng = np.random.RandomState(0)
+    for n, w, s in [(10, 4, 1), (11, 4, 3), (30, 7, 7), (5, 5, 1)]:
+        starts = window_starts(n, w, s)
+        window_scores = rng.rand(len(starts))
+        expected = np.array([window_scores[(starts <= t) & (t < starts + w)].mean()
+                             for t in range(n)])
+        np.testing.assert_allclose(window_scores_to_steps(window_scores, starts, w, n), expected)
+    # Steps no window covers get NaN, not a made-up score.
+    steps = window_scores_to_steps([2.0], [3], window_size=2, n_timesteps=7)
+    np.testing.assert_array_equal(np.isnan(steps), [1, 1, 1, 0, 0, 1, 1])
+    with pytest.raises(ValueError, match="do not fit"):
+        window_scores_to_steps([1.0], [5], window_size=4, n_timesteps=8)
+    with pytest.raises(ValueError, match="one length"):
+        window_scores_to_steps([1.0, 2.0], [0], window_size=4, n_timesteps=8)

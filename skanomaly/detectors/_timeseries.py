@@ -10,7 +10,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.timeseries import TimeSeriesVAE
-from ..preprocessing.windows import ReadyWindowDataset, SlidingWindowDataset, window_starts
+from ..preprocessing.windows import (
+    ReadyWindowDataset,
+    SlidingWindowDataset,
+    window_scores_to_steps,
+    window_starts,
+)
 
 __all__ = ["TimeSeriesVAEDetector"]
 
@@ -373,12 +378,5 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         window_scores = window_scores.double().cpu().numpy()
         if X.ndim == 3:
             return window_scores
-        # Each step gets the mean score of the windows covering it. Windows are
-        # contiguous, so a difference array and a cumulative sum do it in O(n).
         starts = window_starts(X.shape[0], self.window_size, self.stride)
-        ends = starts + self.window_size
-        n = X.shape[0] + 1
-        totals = np.cumsum(np.bincount(starts, window_scores, n)
-                           - np.bincount(ends, window_scores, n))[:-1]
-        counts = np.cumsum(np.bincount(starts, minlength=n) - np.bincount(ends, minlength=n))[:-1]
-        return totals / counts
+        return window_scores_to_steps(window_scores, starts, self.window_size, X.shape[0])

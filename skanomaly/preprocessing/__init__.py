@@ -4,7 +4,9 @@ Log lines become template ids (:class:`DrainTemplates`) or semantic clusters
 (:class:`SemanticTemplateClusters`); :func:`count_per_bin` counts them per time bin;
 :class:`TraceWindowStats` summarises spans per window and service; :func:`align_channels`
 puts metrics, log counts and trace statistics on one index; :func:`relation_graph`
-weighs channel pairs by normalised mutual information.
+weighs channel pairs by normalised mutual information; :func:`window_starts` and
+:func:`window_scores_to_steps` cut a series into windows and bring window scores back to
+steps.
 """
 
 from .align import MODALITIES, align_channels
@@ -12,6 +14,7 @@ from .counts import count_per_bin
 from .graph import EDGE_TYPES, discretize, nmi_matrix, relation_graph
 from .logs import DEFAULT_MASKING, DrainTemplates, SemanticTemplateClusters
 from .traces import TRACE_STATS, TraceWindowStats, trace_window_stats
+from .windows import window_scores_to_steps, window_starts
 
 __all__ = [
     "DEFAULT_MASKING",
@@ -27,4 +30,6 @@ __all__ = [
     "discretize",
     "nmi_matrix",
     "relation_graph",
+    "window_starts",
+    "window_scores_to_steps",
 ]

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["window_starts", "SlidingWindowDataset", "ReadyWindowDataset"]
+__all__ = ["window_starts", "window_scores_to_steps", "SlidingWindowDataset",
+           "ReadyWindowDataset"]
 
 
 def window_starts(n_timesteps, window_size, stride=1):
@@ -55,6 +56,56 @@ def window_starts(n_timesteps, window_size, stride=1):
     if starts[-1] != last:
         starts = np.append(starts, last)
     return starts
+
+
+def window_scores_to_steps(window_scores, starts, window_size, n_timesteps):
+    """Score of every time step: the mean score of the windows covering it.
+
+    Turns one score per window (e.g. from a detector fitted on windows made
+    outside it) back into one score per step of the series. Windows are
+    contiguous, so a difference array and a cumulative sum do it in
+    O(n_timesteps + n_windows).
+
+    Parameters
+    ----------
+    window_scores : array-like of shape (n_windows,)
+        Score of each window.
+    starts : array-like of int of shape (n_windows,)
+        Start step of each window (see :func:`window_starts`).
+    window_size : int
+        Length of every window.
+    n_timesteps : int
+        Length of the series.
+
+    Returns
+    -------
+    step_scores : ndarray of shape (n_timesteps,)
+        NaN at steps no window covers.
+
+    Examples
+    --------
+    >>> window_scores_to_steps([1.0, 3.0], [0, 2], window_size=3, n_timesteps=5).tolist()
+    [1.0, 1.0, 2.0, 3.0, 3.0]
+    """
+    window_scores = np.asarray(window_scores, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    if window_scores.shape != starts.shape or window_scores.ndim != 1:
+        raise ValueError(
+            f"window_scores and starts must be 1-D of one length; got shapes "
+            f"{window_scores.shape} and {starts.shape}."
+        )
+    if starts.size and (starts.min() < 0 or starts.max() + window_size > n_timesteps):
+        raise ValueError(
+            f"Windows of {window_size} steps starting at {starts.min()}..{starts.max()} do not "
+            f"fit in a series of {n_timesteps} steps."
+        )
+    ends = starts + window_size
+    size = n_timesteps + 1
+    totals = np.cumsum(np.bincount(starts, window_scores, size)
+                       - np.bincount(ends, window_scores, size))[:-1]
+    counts = np.cumsum(np.bincount(starts, minlength=size) - np.bincount(ends, minlength=size))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts[:-1] > 0, totals / counts[:-1], np.nan)
 
 
 class SlidingWindowDataset(Dataset):
