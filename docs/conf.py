@@ -16,7 +16,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))  # document the checkout, installed or not
 
-import skanomaly
+import skanomaly  # noqa: E402
 
 # -- Project -----------------------------------------------------------------
 project = "skanomaly"

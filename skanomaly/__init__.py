@@ -20,7 +20,9 @@ _SUBMODULES = (
     "datasets", "detectors", "explain", "metrics", "modules", "nets", "plotting", "preprocessing",
     "thresholds",
 )
-_DETECTORS = ("TimeSeriesVAEDetector", "VisionVAEDetector", "MultimodalVAEDetector")
+_DETECTORS = (
+    "TimeSeriesVAEDetector", "VisionVAEDetector", "MultimodalVAEDetector", "AnoFusionDetector",
+)
 
 __all__ = [*_SUBMODULES, *_DETECTORS]
 

@@ -7,7 +7,8 @@ Detectors follow scikit-learn's outlier-detector convention (the one of
 * ``decision_function(X) = score_samples(X) - offset_``: negative means anomalous;
 * ``predict(X)``: -1 for anomalies, +1 for normal samples.
 
-The deep part is a :class:`~skanomaly.nets.VAENet` (a skorch ``NeuralNet``),
+The deep part is a skorch ``NeuralNet`` (:class:`~skanomaly.nets.VAENet`, or
+:class:`~skanomaly.nets.ForecastNet` for forecasting detectors),
 built in ``fit`` from the detector's parameters and kept as ``net_``. Any skorch
 double-underscore parameter (``module__*``, ``optimizer__*``, ``criterion__*``,
 ``iterator_train__*``, ``iterator_valid__*``, ``callbacks__*``) can be passed to
@@ -94,6 +95,10 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
     _criterion() / _calibrate(data)
         Optional: the loss class and its parameters; statistics fitted on the
         calibration part before the threshold.
+    _net_class()
+        Optional: the skorch net class, :class:`~skanomaly.nets.VAENet` by
+        default (the target is the input); forecasting detectors return
+        :class:`~skanomaly.nets.ForecastNet`.
     """
 
     #: Constraints of the parameters every detector shares; subclasses extend it.
@@ -214,6 +219,9 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
     def _criterion(self):
         return ELBOLoss, {"beta": self.beta}
 
+    def _net_class(self):
+        return VAENet
+
     def _calibrate(self, data):
         """Fit score statistics on the calibration part, before the threshold.
 
@@ -236,7 +244,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             )
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
-        return VAENet(
+        return self._net_class()(
             module=self._module_class(),
             criterion=criterion,
             optimizer=self.optimizer,

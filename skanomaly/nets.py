@@ -1,8 +1,11 @@
-"""skorch side of the detectors: the VAE loss, the net that trains with it, and
-a light batch iterator.
+"""skorch side of the detectors: the VAE loss, the nets that train with it or
+with a forecasting target, and a light batch iterator.
 
-Modules used here return ``(reconstruction, mu, logvar)`` from ``forward`` and
-offer ``reconstruct(x)`` (decode the posterior mean, no sampling) for scoring.
+VAE modules return ``(reconstruction, mu, logvar)`` from ``forward`` and offer
+``reconstruct(x)`` (decode the posterior mean, no sampling) for scoring; they
+train in a :class:`VAENet`, whose target is the input itself. Forecasting
+modules (AnoFusion) return the predicted next step and train in a
+:class:`ForecastNet`, whose datasets deliver ``(window, next_step)`` batches.
 """
 
 import math
@@ -12,7 +15,7 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
-__all__ = ["ELBOLoss", "VAENet", "BatchIterator", "kl_divergence"]
+__all__ = ["ELBOLoss", "ForecastLoss", "VAENet", "ForecastNet", "BatchIterator", "kl_divergence"]
 
 
 def kl_divergence(mu, logvar):
@@ -66,18 +69,21 @@ class ELBOLoss(nn.Module):
         return per_sample.mean()
 
 
-class VAENet(NeuralNet):
-    """skorch ``NeuralNet`` that trains a VAE to reconstruct its input.
+class ForecastLoss(nn.Module):
+    """Squared forecast error summed per sample, averaged over the batch.
 
-    The target is the input itself, so ``fit`` is called with ``y=None``.
-    A non-finite training loss stops training at once with an error that says
-    what to try, so no model that scores NaN is ever kept.
+    Summing over the forecast's elements (channels) mirrors
+    :class:`ELBOLoss`, so the loss scale, and hence the learning rate that
+    suits it, grows with the channel count the same way for every detector.
     """
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """VAE loss of a batch: the criterion compares the output with ``X``."""
-        X = to_tensor(X, device=self.device)
-        return self.criterion_(y_pred, X)
+    def forward(self, y_pred, target):
+        """Return the batch-mean of the per-sample sum of squared errors."""
+        return squared_error_per_sample(y_pred, target).mean()
+
+
+class _FiniteLossNet(NeuralNet):
+    """``NeuralNet`` that stops at once, with advice, when the training loss is not finite."""
 
     def train_step(self, batch, **fit_params):
         """One optimisation step; raises ``FloatingPointError`` on a NaN/inf loss."""
@@ -94,13 +100,49 @@ class VAENet(NeuralNet):
         return step
 
 
+class VAENet(_FiniteLossNet):
+    """skorch ``NeuralNet`` that trains a VAE to reconstruct its input.
+
+    The target is the input itself, so ``fit`` is called with ``y=None``.
+    A non-finite training loss stops training at once with an error that says
+    what to try, so no model that scores NaN is ever kept.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """VAE loss of a batch: the criterion compares the output with ``X``."""
+        X = to_tensor(X, device=self.device)
+        return self.criterion_(y_pred, X)
+
+
+class ForecastNet(_FiniteLossNet):
+    """skorch ``NeuralNet`` that trains a module to forecast a target.
+
+    Its datasets' ``get_batch`` returns ``(inputs, target)`` (e.g. a window
+    and the step after it), which :class:`BatchIterator` hands to skorch as
+    ``(X, y)``; ``fit`` is called on such a dataset with ``y=None``. The
+    criterion compares the module output with that target, never with the
+    input. A non-finite training loss stops training as in :class:`VAENet`.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Forecast loss of a batch: the criterion compares the output with ``y_true``."""
+        if y_true is None:
+            raise ValueError(
+                "ForecastNet needs a target: its dataset's get_batch must return "
+                "(inputs, target)."
+            )
+        return self.criterion_(y_pred, to_tensor(y_true, device=self.device))
+
+
 class BatchIterator:
     """Iterate over a dataset that builds whole batches from index tensors.
 
     skorch's default ``DataLoader`` fetches and collates one sample at a time,
     which costs more than the forward pass for small networks. Datasets used
     here implement ``get_batch(indices)`` and build the batch with one gather,
-    on the device where their data lives.
+    on the device where their data lives. A batch is yielded as ``(X, None)``
+    (the target is the input, as for a VAE) unless ``get_batch`` returns a
+    tuple ``(X, y)``, which is yielded as it is (a forecasting target).
 
     Parameters
     ----------
@@ -129,4 +171,5 @@ class BatchIterator:
         else:
             order = torch.arange(n, device=device)
         for start in range(0, n, self.batch_size):
-            yield self.dataset.get_batch(order[start:start + self.batch_size]), None
+            batch = self.dataset.get_batch(order[start:start + self.batch_size])
+            yield batch if isinstance(batch, tuple) else (batch, None)

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 __all__ = ["window_starts", "window_scores_to_steps", "SlidingWindowDataset",
-           "ReadyWindowDataset"]
+           "ForecastWindowDataset", "ReadyWindowDataset"]
 
 
 def window_starts(n_timesteps, window_size, stride=1):
@@ -146,6 +146,56 @@ class SlidingWindowDataset(Dataset):
     def __getitem__(self, index):
         start = int(self.starts[index])
         return self.series[:, start:start + self.window_size]
+
+
+class ForecastWindowDataset(SlidingWindowDataset):
+    """Windows of a series with the step after each, for forecasting.
+
+    Window ``i`` covers steps ``[i, i + window_size)`` and its target is step
+    ``i + window_size``, so a series of ``n`` steps holds
+    ``n - window_size`` samples; ``get_batch`` returns
+    ``(windows, targets)``, which :class:`~skanomaly.nets.BatchIterator`
+    passes on as ``(X, y)``.
+
+    Parameters
+    ----------
+    series : torch.Tensor of shape (n_timesteps, n_channels)
+        The series, with ``n_timesteps > window_size``.
+    window_size : int
+        Window length.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skanomaly.preprocessing.windows import ForecastWindowDataset
+    >>> series = torch.arange(10.0).reshape(5, 2)  # 5 steps, 2 channels
+    >>> data = ForecastWindowDataset(series, window_size=3)
+    >>> windows, targets = data.get_batch(torch.tensor([1]))
+    >>> windows.tolist(), targets.tolist()
+    ([[[2.0, 4.0, 6.0], [3.0, 5.0, 7.0]]], [[8.0, 9.0]])
+    """
+
+    def __init__(self, series, window_size):
+        n_windows = series.shape[0] - window_size
+        if n_windows < 1:
+            raise ValueError(
+                f"A series of {series.shape[0]} steps holds no window of {window_size} "
+                "steps followed by a target step."
+            )
+        super().__init__(series, np.arange(n_windows), window_size)
+
+    def targets(self, indices):
+        """Step after each window ``indices``: (batch, n_channels)."""
+        return self.series[:, self.starts[indices] + self.window_size].t()
+
+    def get_batch(self, indices):
+        """``(windows, targets)``: (batch, n_channels, window) and (batch, n_channels)."""
+        return super().get_batch(indices), self.targets(indices)
+
+    def __getitem__(self, index):
+        start = int(self.starts[index])
+        return (self.series[:, start:start + self.window_size],
+                self.series[:, start + self.window_size])
 
 
 class ReadyWindowDataset(Dataset):
