@@ -10,6 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._columns import column_groups
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.anofusion import AnoFusionNet
 from ..nets import ForecastLoss, ForecastNet
@@ -268,46 +269,12 @@ class AnoFusionDetector(BaseDeepDetector):
         return spec
 
     def _modalities_from_mapping(self, n_columns, names):
-        lookup = {str(c): i for i, c in enumerate(names)} if names is not None else {}
         unknown = sorted(str(m) for m in self.modalities if m not in MODALITIES)
         if unknown:
             raise ValueError(f"Unknown modality {unknown}; expected one of {MODALITIES}.")
-        owner = np.full(n_columns, None, dtype=object)
-        for name, spec in self.modalities.items():
-            if isinstance(spec, slice):
-                index = list(range(n_columns)[spec])
-            else:
-                spec = [spec] if isinstance(spec, (str, Integral)) else list(spec)
-                index = []
-                for col in spec:
-                    if isinstance(col, str):
-                        if col not in lookup:
-                            raise ValueError(
-                                f"modalities[{name!r}] names column {col!r}, which X does not "
-                                "have" + ("" if lookup else " (X has no column names)") + "."
-                            )
-                        index.append(lookup[col])
-                    elif isinstance(col, Integral) and -n_columns <= col < n_columns:
-                        index.append(int(col) % n_columns)
-                    else:
-                        raise ValueError(
-                            f"modalities[{name!r}] names column {col!r}, but X has "
-                            f"{n_columns} columns."
-                        )
-            for col in index:
-                if owner[col] is not None:
-                    raise ValueError(
-                        f"Column {col} belongs to both modalities {owner[col]!r} and {name!r}; "
-                        "each column must belong to exactly one modality."
-                    )
-                owner[col] = name
-        unused = np.flatnonzero(owner == None)  # noqa: E711 (element-wise)
-        if unused.size:
-            raise ValueError(
-                f"Column(s) {unused[:10].tolist()}{'...' if unused.size > 10 else ''} of X "
-                "belong to no modality; map every column (drop unwanted ones before the "
-                "detector)."
-            )
+        owner = np.empty(n_columns, dtype=object)
+        for name, index in column_groups(self.modalities, n_columns, names).items():
+            owner[index] = name
         return owner
 
     def _validate_fit_input(self, X):

@@ -31,7 +31,7 @@ def count_per_bin(timestamps, ids, *, freq="60s", index=None, categories=None, p
         unknown id, or ``range(n_clusters)``), so columns do not depend on which ids
         happen to occur. Events with other ids are counted in the outside total. None:
         the sorted distinct ids seen.
-    prefix : str, default=``"log_"``
+    prefix : str, default="log\\_"
         Column name prefix: columns are ``f"{prefix}{id}"``.
     unit : str, default="s"
         Unit of numeric timestamps.
