@@ -9,7 +9,9 @@ part only and is tested on the test parts of all ten digits (d normal, others an
 Magnetic tiles: ``../shared/data/magnetic_tile/<class>/Imgs/*.jpg`` with ``*.png`` masks,
 resized with PIL (bilinear for images, nearest for masks) to ``size x size``, pixels in
 [0, 1]. MT_Free is shuffled with ``RandomState(seed)``: ``train_fraction`` (60 %) trains,
-the rest joins the 257 defect images in the test set.
+the rest joins the 257 defect images in the test set. ``return_classes=True`` also gives the
+class folder of each test image, so that a benchmark can split the test set per class
+(``bench_vision.py`` halves it into validation and test that way).
 """
 
 import gzip
@@ -42,12 +44,15 @@ def mnist_one_class_split(labels, train_fraction=0.6, seed=0):
     return train, np.sort(np.concatenate(test))
 
 
-def load_tiles(size=64, train_fraction=0.6, seed=0, data=DATA):
-    """Train images, test images, test labels (1 = defect), test masks; float32 in [0, 1]."""
+def load_tiles(size=64, train_fraction=0.6, seed=0, data=DATA, return_classes=False):
+    """Train images, test images, test labels (1 = defect), test masks; float32 in [0, 1].
+
+    With ``return_classes``, a fifth item: the class folder name of each test image.
+    """
     from PIL import Image
 
     root = Path(data) / "magnetic_tile"
-    images, masks, labels = [], [], []
+    images, masks, labels, classes = [], [], [], []
     for cls in ("MT_Free", "MT_Blowhole", "MT_Break", "MT_Crack"):
         for jpg in sorted((root / cls / "Imgs").glob("*.jpg")):
             img = Image.open(jpg).convert("L").resize((size, size), Image.BILINEAR)
@@ -56,8 +61,10 @@ def load_tiles(size=64, train_fraction=0.6, seed=0, data=DATA):
             images.append(np.asarray(img, np.float32) / 255.0)
             masks.append(np.asarray(mask) > 0)
             labels.append(int(cls != "MT_Free"))
+            classes.append(cls)
     images, masks, labels = np.stack(images), np.stack(masks), np.asarray(labels)
     free = np.random.RandomState(seed).permutation(np.flatnonzero(labels == 0))
     cut = int(round(train_fraction * len(free)))
     test = np.sort(np.concatenate([free[cut:], np.flatnonzero(labels == 1)]))
-    return images[free[:cut]], images[test], labels[test], masks[test]
+    out = images[free[:cut]], images[test], labels[test], masks[test]
+    return (*out, np.asarray(classes)[test]) if return_classes else out
