@@ -71,7 +71,7 @@ def test_fusions_keep_latent_dim(fusion, cross_attention):
                         fusion=fusion, hidden_dim=8, hidden_channels=(4,),
                         cross_attention=cross_attention, n_heads=2)
     batch = {k: torch.as_tensor(v[:4]) for k, v in _views().items()}
-    rec, mu, logvar, kl = vae(**batch)
+    rec, mu, logvar, kl = vae(**batch)[:4]
     assert mu.shape == (4, 3) and kl.shape == (4,)
     assert {k: tuple(v.shape) for k, v in rec.items()} == {
         k: tuple(v.shape) for k, v in batch.items()}
@@ -248,7 +248,7 @@ def test_ssim_term_of_image_modalities_in_loss_and_score():
                                ((rec["tab"].numpy() - data["tab"]) ** 2).mean(axis=1), rtol=1e-5)
     # In the loss, the SSIM term counts once per pixel, beside the summed squared error.
     batch = {k: torch.as_tensor(v[:4]) for k, v in data.items()}
-    y_pred = det.net_.module_(**batch)
+    y_pred = det.net_.module_.eval()(**batch)
     with_ssim = MultimodalELBOLoss(list(X), ssim_weight=2.0, data_ranges=det.data_ranges_)
     without = MultimodalELBOLoss(list(X), ssim_weight=0.0, data_ranges=det.data_ranges_)
     term = 2.0 * 144 * (1 - ssim(y_pred[0]["img"], batch["img"],
@@ -256,3 +256,50 @@ def test_ssim_term_of_image_modalities_in_loss_and_score():
                                  win_size=11))
     torch.testing.assert_close(with_ssim(y_pred, batch) - without(y_pred, batch),
                                term.mean(), rtol=1e-4, atol=1e-4)
+
+
+def test_scoring_accepts_a_modality_missing_in_every_sample_given():
+    X = _views()
+    det = MultimodalVAEDetector(**TINY).fit(X)
+    without_tab = {**X, "tab": np.full_like(X["tab"], np.nan)}
+    scores = det.score_samples(without_tab)
+    parts = det.modality_scores(without_tab)
+    assert np.isnan(parts["tab"]).all()
+    np.testing.assert_allclose(-scores, (parts["img"] + parts["ts"]) / 2, rtol=1e-6)
+    # One sample alone scores as it does among the others.
+    alone = det.score_samples({k: v[7:8] for k, v in without_tab.items()})
+    np.testing.assert_allclose(alone, scores[7:8], rtol=1e-9)
+    with pytest.raises(ValueError, match="misses every modality"):
+        det.score_samples({k: np.full_like(v[:2], np.nan) for k, v in X.items()})
+
+
+@pytest.mark.parametrize("fusion", ["poe", "moe", "concat"])
+def test_single_experts_are_trained_alone_with_poe_only(fusion):
+    from skanomaly.detectors._multimodal import MASK_KEY, MultimodalELBOLoss
+
+    torch.manual_seed(0)
+    shapes = {"img": (1, 6, 5), "tab": (3,)}
+    vae = MultimodalVAE(shapes, latent_dim=2, fusion=fusion, hidden_dim=8, hidden_channels=(4,))
+    batch = {"img": torch.rand(4, 1, 6, 5), "tab": torch.rand(4, 3),
+             MASK_KEY: torch.tensor([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])}
+    inputs = {k: v for k, v in batch.items()}
+    vae.eval()
+    assert len(vae(**inputs)) == 4  # scoring never sees the extra outputs
+    vae.train()
+    out = vae(**inputs)
+    if fusion != "poe":
+        assert len(out) == 4
+        return
+    singles = out[4]
+    assert set(singles) == {"img", "tab"}
+    assert singles["img"][0].shape == (4, 1, 6, 5) and singles["tab"][1].shape == (4,)
+    # The loss is the fused ELBO plus, for each present modality, its single-expert ELBO.
+    loss = MultimodalELBOLoss(["img", "tab"], beta=0.5)
+    mask = batch[MASK_KEY]
+    extra = sum(mask[:, i] * (((singles[n][0] - batch[n]) ** 2).flatten(1).sum(1)
+                              + 0.5 * singles[n][1]) for i, n in enumerate(["img", "tab"]))
+    torch.testing.assert_close(loss(out, batch) - loss(out[:4], batch), extra.mean())
+    # Switched off, training returns the fused outputs only.
+    plain = MultimodalVAE(shapes, latent_dim=2, hidden_dim=8, hidden_channels=(4,),
+                          train_single_experts=False).train()
+    assert len(plain(**inputs)) == 4
