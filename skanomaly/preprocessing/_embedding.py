@@ -80,9 +80,17 @@ def load_model(path, device="cpu"):
     key = (str(Path(path).resolve()), str(device))
     if key not in _MODEL_CACHE:
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
-        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
+        # A local load needs no progress bar; restore the user's setting after.
+        bar_was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            model = AutoModel.from_pretrained(path, local_files_only=True)
+        finally:
+            if bar_was_on:
+                hf_logging.enable_progress_bar()
         model.to(device).eval()
         _MODEL_CACHE[key] = (tok, model)
     return _MODEL_CACHE[key]
