@@ -279,7 +279,8 @@ def test_single_experts_are_trained_alone_with_poe_only(fusion):
 
     torch.manual_seed(0)
     shapes = {"img": (1, 6, 5), "tab": (3,)}
-    vae = MultimodalVAE(shapes, latent_dim=2, fusion=fusion, hidden_dim=8, hidden_channels=(4,))
+    vae = MultimodalVAE(shapes, latent_dim=2, fusion=fusion, hidden_dim=8, hidden_channels=(4,),
+                        train_single_experts=True)
     batch = {"img": torch.rand(4, 1, 6, 5), "tab": torch.rand(4, 3),
              MASK_KEY: torch.tensor([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])}
     inputs = {k: v for k, v in batch.items()}
@@ -299,7 +300,10 @@ def test_single_experts_are_trained_alone_with_poe_only(fusion):
     extra = sum(mask[:, i] * (((singles[n][0] - batch[n]) ** 2).flatten(1).sum(1)
                               + 0.5 * singles[n][1]) for i, n in enumerate(["img", "tab"]))
     torch.testing.assert_close(loss(out, batch) - loss(out[:4], batch), extra.mean())
-    # Switched off, training returns the fused outputs only.
-    plain = MultimodalVAE(shapes, latent_dim=2, hidden_dim=8, hidden_channels=(4,),
-                          train_single_experts=False).train()
+    # Switched off (the default), training returns the fused outputs only; with one
+    # modality the expert alone is the fused posterior, so there is nothing to add.
+    plain = MultimodalVAE(shapes, latent_dim=2, hidden_dim=8, hidden_channels=(4,)).train()
     assert len(plain(**inputs)) == 4
+    alone = MultimodalVAE({"tab": (3,)}, latent_dim=2, hidden_dim=8,
+                          train_single_experts=True).train()
+    assert len(alone(tab=batch["tab"])) == 4

@@ -10,8 +10,8 @@ from it: ``(n_features,)`` tabular (MLP), ``(n_channels, length)`` time series
 
 * ``"poe"``: product of Gaussian experts *including the prior expert*
   N(0, I), so a sample with a missing modality (or, in the limit, none) still
-  has a proper posterior. With ``train_single_experts`` (default) training
-  also fits each expert alone, as in the sub-sampled ELBO of MVAE (Wu and
+  has a proper posterior. With ``train_single_experts`` training also fits
+  each expert alone, as in the sub-sampled ELBO of MVAE (Wu and
   Goodman, NeurIPS 2018): an expert trained only in company gives poor
   posteriors on the samples that miss the other modalities;
 * ``"moe"``: mixture of experts (training samples ``z`` from one present
@@ -134,13 +134,13 @@ class MultimodalVAE(nn.Module):
         Attention heads; must divide ``hidden_dim``.
     dropout : float, default=0.0
         Dropout rate.
-    train_single_experts : bool, default=True
-        With ``fusion="poe"``, ``forward`` in training mode also returns, for
-        each modality, the reconstruction of that modality from its expert
-        alone (with the prior expert) and that posterior's KL term, as a
-        fifth output ``{name: (reconstruction, kl)}``; the loss adds them.
-        Ignored by the other fusions (``"moe"`` already trains each expert
-        alone; ``"concat"`` has no experts).
+    train_single_experts : bool, default=False
+        With ``fusion="poe"`` and two modalities or more, ``forward`` in
+        training mode also returns, for each modality, the reconstruction of
+        that modality from its expert alone (with the prior expert) and that
+        posterior's KL term, as a fifth output ``{name: (reconstruction,
+        kl)}``; the loss adds them. Ignored by the other fusions (``"moe"``
+        already trains each expert alone; ``"concat"`` has no experts).
 
     Examples
     --------
@@ -153,7 +153,7 @@ class MultimodalVAE(nn.Module):
 
     def __init__(self, modalities, latent_dim=16, fusion="poe", hidden_dim=64,
                  hidden_channels=(32, 64), kernel_size=5, cross_attention=False,
-                 n_heads=4, dropout=0.0, train_single_experts=True):
+                 n_heads=4, dropout=0.0, train_single_experts=False):
         super().__init__()
         if fusion not in ("poe", "moe", "concat"):
             raise ValueError(f"fusion must be 'poe', 'moe' or 'concat'; got {fusion!r}.")
@@ -161,7 +161,9 @@ class MultimodalVAE(nn.Module):
             raise ValueError(f"hidden_dim={hidden_dim} must be divisible by n_heads={n_heads}.")
         self.names = list(modalities)
         self.fusion = fusion
-        self.train_single_experts = train_single_experts and fusion == "poe"
+        # With one modality its expert alone *is* the fused posterior.
+        self.train_single_experts = (train_single_experts and fusion == "poe"
+                                     and len(self.names) > 1)
         self.encoders, self.decoders = nn.ModuleDict(), nn.ModuleDict()
         self.tokens = nn.ModuleDict()
         for name, shape in modalities.items():
