@@ -57,21 +57,30 @@ RESULTS = ROOT / "benchmarks" / "results"
 def evaluate(views, train, test, truth, args, params, to_steps=None):
     """AUROC of each fusion on all views and of each single view.
 
+    The fused product-of-experts detector is also scored with each view
+    missing from every test sample (all NaN): ``poe_without_<view>``, to
+    compare with the detector trained on the other view alone.
     ``to_steps`` maps the scores of the test samples to the samples ``truth``
     labels (window scores to step scores); identity by default.
     """
+    def auroc(scores):
+        return roc_auc_score(truth, scores if to_steps is None else to_steps(scores))
+
     out = {}
     configs = {f"fused_{f}": (list(views), f) for f in args.fusions}
     configs.update({f"only_{v}": ([v], "poe") for v in views})
     for name, (keep, fusion) in configs.items():
         det = MultimodalVAEDetector(fusion=fusion, random_state=0, device="cpu",
-                                    **params)
+                                    train_single_experts=args.train_single_experts, **params)
         start = time.perf_counter()
         det.fit({k: train[k] for k in keep})
         seconds = time.perf_counter() - start
-        scores = -det.score_samples({k: test[k] for k in keep})
-        out[name] = roc_auc_score(truth, scores if to_steps is None else to_steps(scores))
+        out[name] = auroc(-det.score_samples({k: test[k] for k in keep}))
         out[f"{name}_fit_s"] = seconds
+        if fusion == "poe" and len(keep) > 1:
+            for view in keep:
+                blank = {**test, view: np.full_like(test[view], np.nan)}
+                out[f"poe_without_{view}"] = auroc(-det.score_samples(blank))
     return out
 
 
@@ -130,14 +139,15 @@ def bench_smd(args):
 
 
 def table(title, rows, key, args):
-    cols = [f"fused_{f}" for f in args.fusions] + [c for c in rows[0] if c.startswith("only_")
-                                                   and not c.endswith("_fit_s")]
+    cols = [f"fused_{f}" for f in args.fusions] + [
+        c for c in rows[0] if c.startswith(("only_", "poe_without_")) and not c.endswith("_fit_s")]
+    widths = [max(16, len(c)) for c in cols]
     print(f"\n{title}")
-    print(f"{key:>12} " + " ".join(f"{c:>16}" for c in cols))
+    print(f"{key:>12} " + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
     for r in rows:
-        print(f"{str(r[key]):>12} " + " ".join(f"{r[c]:>16.4f}" for c in cols))
+        print(f"{str(r[key]):>12} " + " ".join(f"{r[c]:>{w}.4f}" for c, w in zip(cols, widths)))
     means = {c: float(np.mean([r[c] for r in rows])) for c in cols}
-    print(f"{'mean':>12} " + " ".join(f"{means[c]:>16.4f}" for c in cols))
+    print(f"{'mean':>12} " + " ".join(f"{means[c]:>{w}.4f}" for c, w in zip(cols, widths)))
     return means
 
 
@@ -155,6 +165,8 @@ def main():
     parser.add_argument("--machines", nargs="+",
                         default=["machine-1-7", "machine-2-1", "machine-3-2", "machine-3-4"])
     parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--train-single-experts", action="store_true",
+                        help="fit each product-of-experts expert alone too (MVAE sub-sampling)")
     parser.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/)")
     parser.add_argument("--stride", type=int, default=4)
     args = parser.parse_args()
