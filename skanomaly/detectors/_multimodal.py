@@ -171,10 +171,11 @@ class MultimodalVAEDetector(BaseDeepDetector):
         channels, as :class:`~skanomaly.detectors.TimeSeriesVAEDetector`
         does. Turn it on for channels of different predictability (the
         metrics of a machine: on the SMD two-view benchmark it lifts the
-        fused AUROC from 0.87 to 0.91); leave it off where channels are parts
-        of one homogeneous signal (pixel columns of an image read row by row:
-        blank border columns get huge weights and the MNIST row-scan view
-        drops from 0.78 to 0.60).
+        fused AUROC from 0.867 to 0.905); leave it off where channels are
+        parts of one homogeneous signal (the pixel columns of an image read
+        row by row: almost-blank border columns get huge weights, and on
+        MNIST the row-scan view drops from 0.833 to 0.648, the fused detector
+        from 0.963 to 0.904).
     ssim_weight : float, default=1.0
         Weight of the SSIM dissimilarity of image modalities, in the loss
         (``ssim_weight * n_pixels * (1 - SSIM)`` beside the squared error) and
