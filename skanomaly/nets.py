@@ -11,11 +11,15 @@ modules (AnoFusion) return the predicted next step and train in a
 import math
 
 import torch
+from pytorch_msssim import ssim
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
-__all__ = ["ELBOLoss", "ForecastLoss", "VAENet", "ForecastNet", "BatchIterator", "kl_divergence"]
+__all__ = [
+    "ELBOLoss", "SSIMELBOLoss", "ForecastLoss", "VAENet", "ForecastNet", "BatchIterator",
+    "kl_divergence", "squared_error_per_sample", "ssim_dissimilarity", "ssim_window_size",
+]
 
 
 def kl_divergence(mu, logvar):
@@ -33,7 +37,16 @@ def kl_divergence(mu, logvar):
 
 
 def squared_error_per_sample(reconstruction, target):
-    """Sum of squared errors over every non-batch axis, one value per sample."""
+    """Sum of squared errors over every non-batch axis, one value per sample.
+
+    Parameters
+    ----------
+    reconstruction, target : torch.Tensor of shape (batch, ...)
+
+    Returns
+    -------
+    errors : torch.Tensor of shape (batch,)
+    """
     return (reconstruction - target).pow(2).flatten(start_dim=1).sum(dim=1)
 
 
@@ -67,6 +80,85 @@ class ELBOLoss(nn.Module):
         per_sample = self.reconstruction_loss(reconstruction, target)
         per_sample = per_sample + self.beta * kl_divergence(mu, logvar)
         return per_sample.mean()
+
+
+# pytorch-msssim's default Gaussian window and the smallest useful one.
+_SSIM_WINDOW, _MIN_SSIM_WINDOW = 11, 3
+
+
+def ssim_window_size(height, width):
+    """SSIM window for an image size, or None when the image is too small.
+
+    pytorch-msssim compares images through an 11x11 Gaussian window and skips
+    the smoothing (with a warning) along sides shorter than it. The rule used
+    here: the window is the largest odd size <= min(11, height, width); when
+    that is below 3 (a side of 1 or 2 pixels) SSIM says nothing about local
+    structure and the SSIM term is left out (squared error only).
+
+    Examples
+    --------
+    >>> ssim_window_size(28, 28), ssim_window_size(8, 40), ssim_window_size(2, 9)
+    (11, 7, None)
+    """
+    side = min(_SSIM_WINDOW, height, width)
+    side -= 1 - side % 2  # largest odd size <= side
+    return side if side >= _MIN_SSIM_WINDOW else None
+
+
+def ssim_dissimilarity(reconstruction, target, data_range):
+    """Per-image ``1 - SSIM`` (pytorch-msssim, mean over channels).
+
+    Parameters
+    ----------
+    reconstruction, target : torch.Tensor of shape (batch, channels, height, width)
+    data_range : float
+        Range of the pixel values (max - min), which sets SSIM's constants.
+
+    Returns
+    -------
+    dissimilarity : torch.Tensor of shape (batch,)
+        In [0, 2]; zeros when the images are too small for an SSIM window
+        (see :func:`ssim_window_size`).
+    """
+    window = ssim_window_size(*target.shape[-2:])
+    if window is None:
+        return target.new_zeros(target.shape[0])
+    value = ssim(reconstruction, target, data_range=data_range, size_average=False,
+                 win_size=window)
+    return 1.0 - value
+
+
+class SSIMELBOLoss(ELBOLoss):
+    """ELBO whose reconstruction term adds a weighted SSIM dissimilarity.
+
+    Per image: ``sum of squared errors + ssim_weight * n_elements * (1 -
+    SSIM)`` + ``beta * KL``. Scaling ``1 - SSIM`` by the number of elements
+    makes it a per-pixel term summed like the squared error, so
+    ``ssim_weight`` keeps its meaning for any image size.
+
+    Parameters
+    ----------
+    beta : float, default=1.0
+        Weight of the KL term.
+    ssim_weight : float, default=1.0
+        Weight of the SSIM term; 0 gives the plain ELBO.
+    data_range : float, default=1.0
+        Range of pixel values (max - min), needed by SSIM's constants.
+    """
+
+    def __init__(self, beta=1.0, ssim_weight=1.0, data_range=1.0):
+        super().__init__(beta=beta)
+        self.ssim_weight = ssim_weight
+        self.data_range = data_range
+
+    def reconstruction_loss(self, reconstruction, target):
+        loss = squared_error_per_sample(reconstruction, target)
+        if self.ssim_weight:
+            n_elements = target[0].numel()
+            loss = loss + self.ssim_weight * n_elements * ssim_dissimilarity(
+                reconstruction, target, self.data_range
+            )
+        return loss
 
 
 class ForecastLoss(nn.Module):

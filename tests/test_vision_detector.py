@@ -10,8 +10,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skanomaly.detectors import VisionVAEDetector
-from skanomaly.detectors._vision import ssim_window_size
 from skanomaly.modules import VisionVAE
+from skanomaly.nets import ssim_window_size
 from skanomaly.thresholds import PercentileThreshold
 
 torch.set_num_threads(1)

@@ -15,8 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._columns import column_groups
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.fusion import MultimodalVAE, modality_kind
-from ..nets import ELBOLoss, squared_error_per_sample
-from ._vision import ssim_dissimilarity
+from ..nets import ELBOLoss, squared_error_per_sample, ssim_dissimilarity
 
 __all__ = ["MultimodalVAEDetector", "MultimodalELBOLoss"]
 
@@ -34,7 +33,7 @@ class MultimodalELBOLoss(ELBOLoss):
     the dict of modality tensors plus the presence mask, so a missing
     modality adds nothing to the loss of its sample. A modality's loss is its
     sum of squared errors; an image modality adds ``ssim_weight * n_elements
-    * (1 - SSIM)``, as :class:`~skanomaly.detectors.SSIMELBOLoss` does. When
+    * (1 - SSIM)``, as :class:`~skanomaly.nets.SSIMELBOLoss` does. When
     the module also returns single-expert reconstructions (product of experts
     trained with ``train_single_experts``), each present modality adds the
     ELBO of its reconstruction from its own expert.
@@ -241,6 +240,9 @@ class MultimodalVAEDetector(BaseDeepDetector):
         Per-channel error scale of each modality on the calibration part
         (median error over the mean of the channels' medians, floored at
         0.01); ones when ``normalize_channels=False``.
+    data_ranges_ : dict of str to float
+        Value range (max - min) of each image modality in the training data,
+        for SSIM's constants.
     score_location_, score_scale_ : dict of str to float
         Median and scale of each part (modalities and ``"kl"``) on the
         calibration part, used to standardise it.

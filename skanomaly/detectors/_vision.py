@@ -6,86 +6,19 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pytorch_msssim import ssim
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.vision import VisionVAE
-from ..nets import ELBOLoss, squared_error_per_sample
+from ..nets import SSIMELBOLoss, ssim_dissimilarity
 from ..preprocessing.windows import ReadyWindowDataset
 
-__all__ = ["VisionVAEDetector", "SSIMELBOLoss", "ssim_window_size"]
+__all__ = ["VisionVAEDetector"]
 
 # Images per scoring batch; 256 images of 1x256x256 take ~64 MB in float32.
 _SCORING_BATCH = 256
-# pytorch-msssim's default Gaussian window and the smallest useful one.
-_SSIM_WINDOW, _MIN_SSIM_WINDOW = 11, 3
-
-
-def ssim_window_size(height, width):
-    """SSIM window for an image size, or None when the image is too small.
-
-    pytorch-msssim compares images through an 11x11 Gaussian window and skips
-    the smoothing (with a warning) along sides shorter than it. The rule used
-    here: the window is the largest odd size <= min(11, height, width); when
-    that is below 3 (a side of 1 or 2 pixels) SSIM says nothing about local
-    structure and the SSIM term is left out (squared error only).
-
-    Examples
-    --------
-    >>> ssim_window_size(28, 28), ssim_window_size(8, 40), ssim_window_size(2, 9)
-    (11, 7, None)
-    """
-    side = min(_SSIM_WINDOW, height, width)
-    side -= 1 - side % 2  # largest odd size <= side
-    return side if side >= _MIN_SSIM_WINDOW else None
-
-
-def ssim_dissimilarity(reconstruction, target, data_range):
-    """Per-image ``1 - SSIM`` (mean over channels); zeros for too-small images."""
-    window = ssim_window_size(*target.shape[-2:])
-    if window is None:
-        return target.new_zeros(target.shape[0])
-    value = ssim(reconstruction, target, data_range=data_range, size_average=False,
-                 win_size=window)
-    return 1.0 - value
-
-
-class SSIMELBOLoss(ELBOLoss):
-    """ELBO whose reconstruction term adds a weighted SSIM dissimilarity.
-
-    Per image: ``sum of squared errors + ssim_weight * n_elements * (1 -
-    SSIM)`` + ``beta * KL``. Scaling ``1 - SSIM`` by the number of elements
-    makes it a per-pixel term summed like the squared error, so
-    ``ssim_weight`` keeps its meaning for any image size.
-
-    Parameters
-    ----------
-    beta : float, default=1.0
-        Weight of the KL term.
-    ssim_weight : float, default=1.0
-        Weight of the SSIM term; 0 gives the plain ELBO.
-    data_range : float, default=1.0
-        Range of pixel values (max - min), needed by SSIM's constants.
-    """
-
-    def __init__(self, beta=1.0, ssim_weight=1.0, data_range=1.0):
-        super().__init__(beta=beta)
-        self.ssim_weight = ssim_weight
-        self.data_range = data_range
-
-    def reconstruction_loss(self, reconstruction, target):
-        loss = squared_error_per_sample(reconstruction, target)
-        if self.ssim_weight:
-            n_elements = target[0].numel()
-            loss = loss + self.ssim_weight * n_elements * ssim_dissimilarity(
-                reconstruction, target, self.data_range
-            )
-        return loss
-
-
 def _gaussian_blur(maps, sigma):
     """Separable Gaussian smoothing of (n, H, W) maps, edges replicated."""
     radius = max(1, int(math.ceil(3 * sigma)))
@@ -130,7 +63,7 @@ class VisionVAEDetector(BaseDeepDetector):
     ssim_weight : float, default=1.0
         Weight of the SSIM term in the loss and in the score. SSIM uses the
         largest odd window <= min(11, height, width); images with a side
-        under 3 pixels get no SSIM term (see :func:`ssim_window_size`).
+        under 3 pixels get no SSIM term (see :func:`~skanomaly.nets.ssim_window_size`).
     beta : float, default=1.0
         Weight of the KL term (both terms are summed per image).
     optimizer : torch optimizer class, default=torch.optim.Adam
