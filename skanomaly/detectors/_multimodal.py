@@ -555,14 +555,15 @@ class MultimodalVAEDetector(BaseDeepDetector):
             kl_part[rows] = kl.cpu().numpy()
         return errors, structure, kl_part
 
-    def _raw_parts(self, data):
+    def _raw_parts(self, data, errors=None):
         """Score of each modality before standardisation (NaN where missing), and KL.
 
         A modality's score is the mean over its channels of the squared error
         divided by the channel's scale, plus ``ssim_weight * (1 - SSIM)`` for
-        an image modality.
+        an image modality. ``errors``: the output of :meth:`_errors` on
+        ``data`` when already computed.
         """
-        errors, structure, kl = self._errors(data)
+        errors, structure, kl = self._errors(data) if errors is None else errors
         parts = {name: (e / self.channel_scale_[name]).mean(axis=1) for name, e in errors.items()}
         for name, dissimilarity in structure.items():
             parts[name] = parts[name] + self.ssim_weight * dissimilarity
@@ -575,17 +576,18 @@ class MultimodalVAEDetector(BaseDeepDetector):
         # to the modality's mean, so the modality's own scale (and its balance
         # with the SSIM term) is kept, and floored at 1 % of it so a channel
         # reconstructed perfectly cannot dominate.
+        errors = self._errors(data)
         self.channel_scale_ = {}
-        for name, errors in self._errors(data)[0].items():
+        for name, channel_errors in errors[0].items():
             if not self.normalize_channels:
-                self.channel_scale_[name] = np.ones(errors.shape[1])
+                self.channel_scale_[name] = np.ones(channel_errors.shape[1])
                 continue
-            typical = np.nanmedian(errors, axis=0)
+            typical = np.nanmedian(channel_errors, axis=0)
             mean = float(np.nanmean(typical))
             relative = typical / mean if mean > 0 else np.ones_like(typical)
             self.channel_scale_[name] = np.maximum(np.nan_to_num(relative, nan=1.0), 0.01)
         self.score_location_, self.score_scale_ = {}, {}
-        for name, values in self._raw_parts(data).items():
+        for name, values in self._raw_parts(data, errors).items():
             values = values[np.isfinite(values)]
             q25, q50, q75 = np.percentile(values, [25, 50, 75])
             # IQR / 1.349 is the standard deviation for Gaussian data; fall back
