@@ -307,3 +307,19 @@ def test_single_experts_are_trained_alone_with_poe_only(fusion):
     alone = MultimodalVAE({"tab": (3,)}, latent_dim=2, hidden_dim=8,
                           train_single_experts=True).train()
     assert len(alone(tab=batch["tab"])) == 4
+
+
+def test_detector_trains_single_experts_end_to_end():
+    X = _views()
+    X["tab"][5] = np.nan  # a training sample missing a view
+    det = MultimodalVAEDetector(train_single_experts=True, **TINY).fit(X)
+    plain = MultimodalVAEDetector(**TINY).fit(X)
+    assert det.net_.module_.train_single_experts
+    assert not plain.net_.module_.train_single_experts
+    # The training loss carries one more ELBO per present view, about doubling it;
+    # validation (eval mode) scores the fused ELBO alone in both.
+    ratio = [net.history[0]["train_loss"] / net.history[0]["valid_loss"]
+             for net in (det.net_, plain.net_)]
+    assert ratio[0] > 1.5 * ratio[1]
+    blank = {**X, "img": np.full_like(X["img"], np.nan)}
+    assert np.isfinite(det.score_samples(blank)).all()
