@@ -94,7 +94,7 @@ from skanomaly.metrics import (
 )
 from skanomaly.modules import TimeSeriesVAE
 from skanomaly.nets import ELBOLoss
-from skanomaly.preprocessing.windows import window_starts
+from skanomaly.preprocessing.windows import window_scores_to_steps, window_starts
 from skanomaly.thresholds import PercentileThreshold
 
 REPO = Path(__file__).resolve().parent.parent
@@ -180,18 +180,6 @@ def flat_windows(X, starts, window):
     return np.ascontiguousarray(view[starts].reshape(len(starts), -1))
 
 
-def windows_to_steps(window_scores, starts, window, n):
-    """Every step gets the mean score of the windows covering it (overlap-add)."""
-    window_scores = np.asarray(window_scores, dtype=np.float64)
-    sums = np.zeros(n + 1)
-    counts = np.zeros(n + 1)
-    np.add.at(sums, starts, window_scores)
-    np.add.at(sums, starts + window, -window_scores)
-    np.add.at(counts, starts, 1.0)
-    np.add.at(counts, starts + window, -1.0)
-    return np.cumsum(sums)[:n] / np.cumsum(counts)[:n]
-
-
 def quality(y, scores, train_flags):
     finite = bool(np.all(np.isfinite(scores)))
     if not finite:
@@ -260,14 +248,14 @@ def run_pyod(make, X_train, X_test, y_test, window, stride):
         t0 = time.perf_counter()
         raw = model.decision_function(A_test)
         if window is not None:
-            test_scores = windows_to_steps(raw, test_starts, window, n_test)
+            test_scores = window_scores_to_steps(raw, test_starts, window, n_test)
         else:
             test_scores = np.asarray(raw, dtype=np.float64)
         score_s = time.perf_counter() - t0
     train_raw = np.asarray(model.decision_scores_, dtype=np.float64)
     # Points: the scores of the training rows; windows: per step, as for the test part.
     train_scores = (train_raw if window is None
-                    else windows_to_steps(train_raw, train_starts, window, n_train))
+                    else window_scores_to_steps(train_raw, train_starts, window, n_train))
     if np.all(np.isfinite(train_scores)):
         thr = PercentileThreshold(q=0.99).fit(train_scores)
         flags = test_scores > thr.threshold_

@@ -10,6 +10,7 @@ modules (AnoFusion) return the predicted next step and train in a
 
 import math
 
+import numpy as np
 import torch
 from pytorch_msssim import ssim
 from skorch import NeuralNet
@@ -18,7 +19,8 @@ from torch import nn
 
 __all__ = [
     "ELBOLoss", "SSIMELBOLoss", "ForecastLoss", "VAENet", "ForecastNet", "BatchIterator",
-    "kl_divergence", "squared_error_per_sample", "ssim_dissimilarity", "ssim_window_size",
+    "kl_divergence", "squared_error_per_sample", "ssim_data_range", "ssim_dissimilarity",
+    "ssim_window_size",
 ]
 
 
@@ -103,6 +105,21 @@ def ssim_window_size(height, width):
     side = min(_SSIM_WINDOW, height, width)
     side -= 1 - side % 2  # largest odd size <= side
     return side if side >= _MIN_SSIM_WINDOW else None
+
+
+def ssim_data_range(images):
+    """Value range (max - min) of images for SSIM's constants; 1 for constant images.
+
+    Missing values (NaN) are ignored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ssim_data_range(np.array([[0.2, np.nan], [0.9, 0.4]])), ssim_data_range(np.ones(3))
+    (0.7, 1.0)
+    """
+    value_range = float(np.nanmax(images) - np.nanmin(images))
+    return value_range if value_range > 0 else 1.0
 
 
 def ssim_dissimilarity(reconstruction, target, data_range):

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._columns import column_groups
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.fusion import MultimodalVAE, modality_kind
-from ..nets import ELBOLoss, squared_error_per_sample, ssim_dissimilarity
+from ..nets import ELBOLoss, squared_error_per_sample, ssim_data_range, ssim_dissimilarity
 
 __all__ = ["MultimodalVAEDetector", "MultimodalELBOLoss"]
 
@@ -410,11 +410,8 @@ class MultimodalVAEDetector(BaseDeepDetector):
         batch = self._with_mask(data, reset)
         if reset:
             # SSIM's constants need each image modality's value range.
-            self.data_ranges_ = {}
-            for name, kind in self.modality_kinds_.items():
-                if kind == "image":
-                    value_range = float(np.nanmax(data[name]) - np.nanmin(data[name]))
-                    self.data_ranges_[name] = value_range if value_range > 0 else 1.0
+            self.data_ranges_ = {name: ssim_data_range(data[name])
+                                 for name, kind in self.modality_kinds_.items() if kind == "image"}
         return batch
 
     def _check_shapes(self, data):

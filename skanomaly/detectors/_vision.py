@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.vision import VisionVAE
-from ..nets import SSIMELBOLoss, ssim_dissimilarity
+from ..nets import SSIMELBOLoss, ssim_data_range, ssim_dissimilarity
 from ..preprocessing.windows import ReadyWindowDataset
 
 __all__ = ["VisionVAEDetector"]
@@ -241,8 +241,7 @@ class VisionVAEDetector(BaseDeepDetector):
         if len(self.hidden_channels) == 0:
             raise ValueError("hidden_channels must name at least one layer.")
         images = self._check_input(X, reset=True)
-        value_range = float(images.max() - images.min())
-        self.data_range_ = value_range if value_range > 0 else 1.0
+        self.data_range_ = ssim_data_range(images)
         return images
 
     def _validate_score_input(self, X):
