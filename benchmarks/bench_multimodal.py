@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_multimodal.py            # all digits, all four SMD machines
-    python benchmarks/bench_multimodal.py --quick    # digits 0-4, machine-1-7, fewer epochs
+    python benchmarks/bench_multimodal.py            # all digits, four SMD machines, four ASD servers
+    python benchmarks/bench_multimodal.py --quick    # digits 0-4, one machine each, fewer epochs
     python benchmarks/bench_multimodal.py --fusions poe moe concat
 
 Prints tables and writes ``benchmarks/results/bench_multimodal.json``
@@ -27,6 +27,9 @@ pixel columns of the MNIST row scan (one homogeneous signal).
    the windows covering it (:func:`skanomaly.preprocessing.window_scores_to_steps`, the rule
    of ``TimeSeriesVAEDetector``), for the fused and the single-view detectors alike. AUROC
    per machine against the per-step labels.
+3. ASD, the same protocol on each application server's 19 metrics
+   (``skanomaly.datasets.load_asd``): view ``metrics_a`` holds dimensions 0-9, view
+   ``metrics_b`` dimensions 10-18.
 """
 
 import argparse
@@ -47,7 +50,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _images import load_mnist, mnist_one_class_split  # noqa: E402
 
-from skanomaly.datasets import load_smd  # noqa: E402
+from skanomaly.datasets import load_asd, load_smd  # noqa: E402
 from skanomaly.detectors import MultimodalVAEDetector  # noqa: E402
 from skanomaly.preprocessing import window_scores_to_steps, window_starts  # noqa: E402
 
@@ -112,14 +115,14 @@ def windows(X, starts, window):
     return np.ascontiguousarray(sliding_window_view(X, window, axis=0)[starts])
 
 
-def bench_smd(args):
+def bench_metric_groups(args, load, entities, groups):
+    """Two groups of one machine's metrics as two windowed views, per machine."""
     rows = []
-    for machine in (["machine-1-7"] if args.quick else args.machines):
-        data = load_smd(machine)
+    for entity in entities:
+        data = load(entity)
         scaler = StandardScaler().fit(data.X_train)
         X_train = scaler.transform(data.X_train).astype(np.float32)
         X_test = scaler.transform(data.X_test).astype(np.float32)
-        groups = {"metrics_a": slice(0, 19), "metrics_b": slice(19, 38)}
         w, n_test = args.window, len(X_test)
         train_starts = window_starts(len(X_train), w, args.stride)
         test_starts = window_starts(n_test, w, 1)
@@ -128,7 +131,7 @@ def bench_smd(args):
         params = dict(latent_dim=8, hidden_dim=64, hidden_channels=(32, 64),
                       max_epochs=args.epochs, batch_size=128,
                       normalize_channels=args.normalize_channels != "off")
-        row = {"machine": machine, **evaluate(
+        row = {"machine": entity, **evaluate(
             groups, train, test, data.y_test, args, params,
             to_steps=lambda scores: window_scores_to_steps(scores, test_starts, w, n_test),
         )}
@@ -156,6 +159,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-mnist", action="store_true")
     parser.add_argument("--skip-smd", action="store_true")
+    parser.add_argument("--skip-asd", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--fusions", nargs="+", default=["poe"])
@@ -164,6 +168,8 @@ def main():
                              "SMD metrics, off for the MNIST pixel columns")
     parser.add_argument("--machines", nargs="+",
                         default=["machine-1-7", "machine-2-1", "machine-3-2", "machine-3-4"])
+    parser.add_argument("--servers", nargs="+", default=["omi-1", "omi-2", "omi-3", "omi-4"],
+                        help="ASD servers")
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--train-single-experts", action="store_true",
                         help="fit each product-of-experts expert alone too (MVAE sub-sampling)")
@@ -180,9 +186,18 @@ def main():
             "MNIST image + row-scan sequence, one-class AUROC", rows, "digit", args)
     if not args.skip_smd:
         out["smd_metric_groups_settings"] = vars(args)
-        out["smd_metric_groups"] = rows = bench_smd(args)
+        out["smd_metric_groups"] = rows = bench_metric_groups(
+            args, load_smd, args.machines[:1] if args.quick else args.machines,
+            {"metrics_a": slice(0, 19), "metrics_b": slice(19, 38)})
         out["smd_metric_groups_mean"] = table(
             f"SMD metrics 0-18 + 19-37, windows of {args.window}, AUROC", rows, "machine", args)
+    if not args.skip_asd:
+        out["asd_metric_groups_settings"] = vars(args)
+        out["asd_metric_groups"] = rows = bench_metric_groups(
+            args, load_asd, args.servers[:1] if args.quick else args.servers,
+            {"metrics_a": slice(0, 10), "metrics_b": slice(10, 19)})
+        out["asd_metric_groups_mean"] = table(
+            f"ASD metrics 0-9 + 10-18, windows of {args.window}, AUROC", rows, "machine", args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = Path(args.out) if args.out else RESULTS / (
         "bench_multimodal_quick.json" if args.quick else "bench_multimodal.json")

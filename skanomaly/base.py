@@ -94,7 +94,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         One anomaly score per input row (higher = more anomalous).
     _criterion() / _calibrate(data)
         Optional: the loss class and its parameters; statistics fitted on the
-        calibration part before the threshold.
+        calibration part, returning its anomaly scores for the threshold.
     _net_class()
         Optional: the skorch net class, :class:`~skanomaly.nets.VAENet` by
         default (the target is the input); forecasting detectors return
@@ -223,13 +223,15 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         return VAENet
 
     def _calibrate(self, data):
-        """Fit score statistics on the calibration part, before the threshold.
+        """Fit score statistics on the calibration part; return its anomaly scores.
 
-        Called once the net is trained and before the thresholder sees
-        ``_anomaly_scores(data)``; detectors whose scores need fitted
-        statistics (e.g. per-modality normalisation) set them here. Default:
-        nothing.
+        Called once the net is trained; the thresholder is fitted on the
+        scores returned. Detectors whose scores need fitted statistics (e.g.
+        per-modality normalisation) set them here and may reuse the errors
+        they computed for them, so the calibration part goes through the
+        network once. Default: no statistics, ``_anomaly_scores(data)``.
         """
+        return self._anomaly_scores(data)
 
     # ------------------------------------------------------------- training
     def _build_net(self, data, valid_dataset, device):
@@ -302,8 +304,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         net.train_split = None
         self.net_ = net
         calibration = calibration_part if calibration_part is not None else train_part
-        self._calibrate(calibration)
-        self.thresholder_ = thresholder.fit(self._anomaly_scores(calibration))
+        self.thresholder_ = thresholder.fit(self._calibrate(calibration))
         self.offset_ = -float(self.thresholder_.threshold_)
         return self
 

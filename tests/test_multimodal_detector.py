@@ -102,6 +102,34 @@ def test_dict_input_kinds_missing_modality_and_parts():
     np.testing.assert_allclose(-scores, np.nanmean(stacked, axis=1), rtol=1e-6)
 
 
+def test_modality_weights_weigh_the_parts_of_present_modalities():
+    X = _views()
+    X["tab"][5] = np.nan
+    weights = {"img": 3.0, "tab": 0.5}
+    det = MultimodalVAEDetector(modality_weights=weights, **TINY).fit(X)
+    assert det.modality_weights == weights  # the parameter is kept as given
+    assert det.modality_weights_ == {"img": 3.0, "ts": 1.0, "tab": 0.5}
+    parts = det.modality_scores(X)
+    w = np.array([3.0, 1.0, 0.5])
+    stacked = np.stack([parts[k] for k in ("img", "ts", "tab")], axis=1)
+    present = np.isfinite(stacked)
+    expected = (np.nan_to_num(stacked) * w).sum(axis=1) / (present * w).sum(axis=1)
+    np.testing.assert_allclose(-det.score_samples(X), expected, rtol=1e-6)
+    # Sample 5 misses the table: its score is the weighted mean of the other two.
+    assert expected[5] == pytest.approx((3 * parts["img"][5] + parts["ts"][5]) / 4)
+
+
+def test_threshold_is_fitted_on_the_held_out_scores():
+    # Calibration scores the held-out tail once; the threshold must be the one
+    # score_samples gives on that tail.
+    X = _views()
+    det = MultimodalVAEDetector(validation_fraction=0.25,
+                                threshold=PercentileThreshold(q=0.9), **TINY).fit(X)
+    tail = {k: v[60:] for k, v in X.items()}
+    expected = PercentileThreshold(q=0.9).fit(-det.score_samples(tail)).threshold_
+    assert det.offset_ == pytest.approx(-expected, rel=1e-9)
+
+
 def test_table_with_column_names_and_shapes():
     X = _views()
     table = pd.DataFrame(np.hstack([X["img"].reshape(80, -1), X["tab"]]),
@@ -184,6 +212,9 @@ def _partly_nan():
     ({"modalities": {"a": [0]}}, _views, "leave it None"),
     ({"modality_shapes": {"tab": (2, 2)}}, _views, "holds 4"),
     ({}, lambda: {"a": np.zeros((5, 2)), "b": np.zeros((6, 2))}, "different numbers"),
+    ({"modality_weights": {"table": 2.0}}, _views, "unknown modality"),
+    ({"modality_weights": {"tab": 0.0}}, _views, "positive finite"),
+    ({"modality_weights": {"tab": float("nan")}}, _views, "positive finite"),
 ])
 def test_bad_input_fails_before_training(monkeypatch, kwargs, make_X, match):
     _never_trains(monkeypatch)

@@ -377,21 +377,25 @@ class AnoFusionDetector(BaseDeepDetector):
         return errors.double().cpu().numpy()
 
     def _calibrate(self, part):
-        n_channels = _values(part).shape[1]
-        if not self.normalize_channels:
-            self.channel_scale_ = np.ones(n_channels)
-            return
+        # One forecasting pass serves the channel scales and the scores.
         errors = self._step_errors(_values(part))
-        if isinstance(part, _Segment):
-            errors = errors[part.context - self.window_size:]
-        typical = np.median(errors, axis=0)
-        # A channel forecast perfectly on held-out data (e.g. constant in
-        # training) would otherwise get an infinite weight.
-        floor = max(_SCALE_FLOOR * float(typical.mean()), np.finfo(np.float32).tiny)
-        self.channel_scale_ = np.maximum(typical, floor)
+        self.channel_scale_ = np.ones(errors.shape[1])
+        if self.normalize_channels:
+            held_out = errors[part.context - self.window_size:] if isinstance(part, _Segment) \
+                else errors
+            typical = np.median(held_out, axis=0)
+            # A channel forecast perfectly on held-out data (e.g. constant in
+            # training) would otherwise get an infinite weight.
+            floor = max(_SCALE_FLOOR * float(typical.mean()), np.finfo(np.float32).tiny)
+            self.channel_scale_ = np.maximum(typical, floor)
+        return self._scores(part, errors)
 
     def _anomaly_scores(self, part):
-        scores = (self._step_errors(_values(part)) / self.channel_scale_).sum(axis=1)
+        return self._scores(part, self._step_errors(_values(part)))
+
+    def _scores(self, part, errors):
+        """Anomaly scores of ``part`` from its forecast errors (``_step_errors``)."""
+        scores = (errors / self.channel_scale_).sum(axis=1)
         if isinstance(part, _Segment):
             # Context rows are not scored: the first error is the first held-out step's.
             return scores[part.context - self.window_size:]
