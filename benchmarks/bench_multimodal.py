@@ -18,8 +18,10 @@ pixel columns of the MNIST row scan (one homogeneous signal).
 1. MNIST image + row-scan sequence (one-class split of ``benchmarks/_images.py``): view
    ``image`` is the 1x28x28 image (2-D convolutions); view ``rows`` is the same digit read
    row by row as a sequence of 28 steps with 28 channels (1-D convolutions over rows).
-   AUROC per digit and the mean.
-2. SMD, two groups of one machine's metrics (``skanomaly.datasets.load_smd``), standardised
+   AUROC per digit and the mean. The views are redundant: both hold every pixel.
+2. MNIST top and bottom halves, the same split: views ``top`` (rows 0-13) and ``bottom``
+   (rows 14-27), each a 1x14x28 image; complementary views, as two cameras each seeing one part.
+3. SMD, two groups of one machine's metrics (``skanomaly.datasets.load_smd``), standardised
    with a ``StandardScaler`` fitted on the training period (as in the documented time-series
    pipeline): view ``metrics_a`` holds dimensions 0-18, view ``metrics_b`` dimensions 19-37,
    both as sliding windows (``--window`` steps, channels first; training windows every
@@ -27,7 +29,7 @@ pixel columns of the MNIST row scan (one homogeneous signal).
    the windows covering it (:func:`skanomaly.preprocessing.window_scores_to_steps`, the rule
    of ``TimeSeriesVAEDetector``), for the fused and the single-view detectors alike. AUROC
    per machine against the per-step labels.
-3. ASD, the same protocol on each application server's 19 metrics
+4. ASD, the same protocol on each application server's 19 metrics
    (``skanomaly.datasets.load_asd``): view ``metrics_a`` holds dimensions 0-9, view
    ``metrics_b`` dimensions 10-18.
 """
@@ -57,7 +59,7 @@ from skanomaly.preprocessing import window_scores_to_steps, window_starts  # noq
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def evaluate(views, train, test, truth, args, params, to_steps=None):
+def evaluate(views, train, test, truth, args, params, to_steps=None, validation=None):
     """AUROC of each fusion on all views and of each single view.
 
     The fused product-of-experts detector is also scored with each view
@@ -65,12 +67,33 @@ def evaluate(views, train, test, truth, args, params, to_steps=None):
     compare with the detector trained on the other view alone.
     ``to_steps`` maps the scores of the test samples to the samples ``truth``
     labels (window scores to step scores); identity by default.
+
+    ``validation`` (boolean mask of the test samples, two views only): those
+    samples only choose the fused detector's ``modality_weights`` among the
+    ratios ``args.weight_ratios`` (weight of the second view over the first),
+    reported as ``fused_<fusion>_weighted`` with the ratio chosen; every AUROC
+    is then measured on the other samples. The score is linear in the
+    standardised parts, so reweighting ``modality_scores`` of one fitted
+    detector equals fitting it with those weights (the weights do not enter
+    training).
     """
-    def auroc(scores):
-        return roc_auc_score(truth, scores if to_steps is None else to_steps(scores))
+    measured = slice(None) if validation is None else ~validation
+
+    def auroc(scores, rows=measured):
+        scores = scores if to_steps is None else to_steps(scores)
+        return roc_auc_score(truth[rows], scores[rows])
+
+    def weighted(det, data, fusion):
+        parts = det.modality_scores(data)
+        first, second = parts[views[0]], parts[views[1]]
+        scores = {r: (first + r * second) / (1 + r) for r in args.weight_ratios}
+        ratio = max(scores, key=lambda r: auroc(scores[r], validation))
+        return {f"fused_{fusion}_weighted": auroc(scores[ratio]),
+                f"fused_{fusion}_weight_ratio": ratio}
 
     out = {}
-    configs = {f"fused_{f}": (list(views), f) for f in args.fusions}
+    views = list(views)
+    configs = {f"fused_{f}": (views, f) for f in args.fusions}
     configs.update({f"only_{v}": ([v], "poe") for v in views})
     for name, (keep, fusion) in configs.items():
         det = MultimodalVAEDetector(fusion=fusion, random_state=0, device="cpu",
@@ -80,6 +103,8 @@ def evaluate(views, train, test, truth, args, params, to_steps=None):
         seconds = time.perf_counter() - start
         out[name] = auroc(-det.score_samples({k: test[k] for k in keep}))
         out[f"{name}_fit_s"] = seconds
+        if validation is not None and len(keep) == 2:
+            out.update(weighted(det, {k: test[k] for k in keep}, fusion))
         if fusion == "poe" and len(keep) > 1:
             for view in keep:
                 blank = {**test, view: np.full_like(test[view], np.nan)}
@@ -87,24 +112,34 @@ def evaluate(views, train, test, truth, args, params, to_steps=None):
     return out
 
 
-def mnist_views(images):
+def mnist_image_and_rows(images):
     x = images.astype(np.float32) / 255.0
     # Row scan: step t is row t, its 28 pixels are the channels.
     return {"image": x[:, None], "rows": np.ascontiguousarray(x.transpose(0, 2, 1))}
 
 
-def bench_mnist(args):
+def mnist_halves(images):
+    x = images.astype(np.float32) / 255.0
+    # Two cameras, each seeing half of the digit.
+    return {"top": x[:, None, :14], "bottom": x[:, None, 14:]}
+
+
+def bench_mnist(args, make_views):
     images, labels = load_mnist()
     train_idx, test_idx = mnist_one_class_split(labels)
-    test = mnist_views(images[test_idx])
+    test = make_views(images[test_idx])
     params = dict(latent_dim=16, hidden_dim=64, hidden_channels=(32, 64),
                   max_epochs=args.epochs, batch_size=64,
                   normalize_channels=args.normalize_channels == "on")
+    # With --validation-half a random half of the test images (seed 0) only
+    # chooses the fused detector's modality weights; AUROCs are on the rest.
+    validation = (np.random.RandomState(0).rand(len(test_idx)) < 0.5
+                  if args.validation_half else None)
     rows = []
     for digit in (range(5) if args.quick else range(10)):
-        train = mnist_views(images[train_idx[digit]])
-        row = {"digit": digit, **evaluate(train.keys(), train, test,
-                                          labels[test_idx] != digit, args, params)}
+        train = make_views(images[train_idx[digit]])
+        row = {"digit": digit, **evaluate(train.keys(), train, test, labels[test_idx] != digit,
+                                          args, params, validation=validation)}
         rows.append(row)
         print({k: round(v, 4) for k, v in row.items()}, flush=True)
     return rows
@@ -142,8 +177,7 @@ def bench_metric_groups(args, load, entities, groups):
 
 
 def table(title, rows, key, args):
-    cols = [f"fused_{f}" for f in args.fusions] + [
-        c for c in rows[0] if c.startswith(("only_", "poe_without_")) and not c.endswith("_fit_s")]
+    cols = [c for c in rows[0] if c != key and not c.endswith("_fit_s")]
     widths = [max(16, len(c)) for c in cols]
     print(f"\n{title}")
     print(f"{key:>12} " + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
@@ -160,6 +194,13 @@ def main():
     parser.add_argument("--skip-mnist", action="store_true")
     parser.add_argument("--skip-smd", action="store_true")
     parser.add_argument("--skip-asd", action="store_true")
+    parser.add_argument("--skip-mnist-halves", action="store_true")
+    parser.add_argument("--validation-half", action="store_true",
+                        help="MNIST tasks: choose the fused detector's modality weights on a "
+                             "random half of the test images, report AUROCs on the other half")
+    parser.add_argument("--weight-ratios", nargs="+", type=float,
+                        default=[0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 20.0],
+                        help="weight of the second view over the first, for --validation-half")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--fusions", nargs="+", default=["poe"])
@@ -181,9 +222,14 @@ def main():
     out = {"device": "cpu"}
     if not args.skip_mnist:
         out["mnist_image_rows_settings"] = vars(args)
-        out["mnist_image_rows"] = rows = bench_mnist(args)
+        out["mnist_image_rows"] = rows = bench_mnist(args, mnist_image_and_rows)
         out["mnist_image_rows_mean"] = table(
             "MNIST image + row-scan sequence, one-class AUROC", rows, "digit", args)
+    if not args.skip_mnist_halves:
+        out["mnist_halves_settings"] = vars(args)
+        out["mnist_halves"] = rows = bench_mnist(args, mnist_halves)
+        out["mnist_halves_mean"] = table(
+            "MNIST top + bottom half, one-class AUROC", rows, "digit", args)
     if not args.skip_smd:
         out["smd_metric_groups_settings"] = vars(args)
         out["smd_metric_groups"] = rows = bench_metric_groups(
