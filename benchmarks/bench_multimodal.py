@@ -220,30 +220,27 @@ def main():
     args.epochs = args.epochs or (10 if args.quick else 30)
     torch.set_num_threads(args.threads)
     out = {"device": "cpu"}
-    if not args.skip_mnist:
-        out["mnist_image_rows_settings"] = vars(args)
-        out["mnist_image_rows"] = rows = bench_mnist(args, mnist_image_and_rows)
-        out["mnist_image_rows_mean"] = table(
-            "MNIST image + row-scan sequence, one-class AUROC", rows, "digit", args)
-    if not args.skip_mnist_halves:
-        out["mnist_halves_settings"] = vars(args)
-        out["mnist_halves"] = rows = bench_mnist(args, mnist_halves)
-        out["mnist_halves_mean"] = table(
-            "MNIST top + bottom half, one-class AUROC", rows, "digit", args)
-    if not args.skip_smd:
-        out["smd_metric_groups_settings"] = vars(args)
-        out["smd_metric_groups"] = rows = bench_metric_groups(
-            args, load_smd, args.machines[:1] if args.quick else args.machines,
-            {"metrics_a": slice(0, 19), "metrics_b": slice(19, 38)})
-        out["smd_metric_groups_mean"] = table(
-            f"SMD metrics 0-18 + 19-37, windows of {args.window}, AUROC", rows, "machine", args)
-    if not args.skip_asd:
-        out["asd_metric_groups_settings"] = vars(args)
-        out["asd_metric_groups"] = rows = bench_metric_groups(
-            args, load_asd, args.servers[:1] if args.quick else args.servers,
-            {"metrics_a": slice(0, 10), "metrics_b": slice(10, 19)})
-        out["asd_metric_groups_mean"] = table(
-            f"ASD metrics 0-9 + 10-18, windows of {args.window}, AUROC", rows, "machine", args)
+    entities = (lambda names: names[:1]) if args.quick else (lambda names: names)
+    tasks = [  # (result key, skipped, table title, row key, run)
+        ("mnist_image_rows", args.skip_mnist, "MNIST image + row-scan sequence", "digit",
+         lambda: bench_mnist(args, mnist_image_and_rows)),
+        ("mnist_halves", args.skip_mnist_halves, "MNIST top + bottom half", "digit",
+         lambda: bench_mnist(args, mnist_halves)),
+        ("smd_metric_groups", args.skip_smd, f"SMD metrics 0-18 + 19-37, windows of {args.window}",
+         "machine", lambda: bench_metric_groups(
+             args, load_smd, entities(args.machines),
+             {"metrics_a": slice(0, 19), "metrics_b": slice(19, 38)})),
+        ("asd_metric_groups", args.skip_asd, f"ASD metrics 0-9 + 10-18, windows of {args.window}",
+         "machine", lambda: bench_metric_groups(
+             args, load_asd, entities(args.servers),
+             {"metrics_a": slice(0, 10), "metrics_b": slice(10, 19)})),
+    ]
+    for key, skipped, title, row_key, run in tasks:
+        if skipped:
+            continue
+        out[f"{key}_settings"] = vars(args)
+        out[key] = rows = run()
+        out[f"{key}_mean"] = table(f"{title}, AUROC", rows, row_key, args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = Path(args.out) if args.out else RESULTS / (
         "bench_multimodal_quick.json" if args.quick else "bench_multimodal.json")
