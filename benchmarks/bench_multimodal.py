@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_multimodal.py            # all digits, four SMD machines, four ASD servers
-    python benchmarks/bench_multimodal.py --quick    # digits 0-4, one machine each, fewer epochs
+    python benchmarks/bench_multimodal.py          # all digits, 4 SMD machines, 4 ASD servers
+    python benchmarks/bench_multimodal.py --quick  # digits 0-4, one machine each, fewer epochs
     python benchmarks/bench_multimodal.py --fusions poe moe concat
 
 Prints tables and writes ``benchmarks/results/bench_multimodal.json``
