@@ -131,9 +131,9 @@ def bench_mnist(args, make_views):
     params = dict(latent_dim=16, hidden_dim=64, hidden_channels=(32, 64),
                   max_epochs=args.epochs, batch_size=64,
                   normalize_channels=args.normalize_channels == "on")
-    # With --validation-half a random half of the test images (seed 0) only
-    # chooses the fused detector's modality weights; AUROCs are on the rest.
-    validation = (np.random.RandomState(0).rand(len(test_idx)) < 0.5
+    # With --validation-half a random half of the test images only chooses
+    # the fused detector's modality weights; AUROCs are on the rest.
+    validation = (np.random.RandomState(args.validation_seed).rand(len(test_idx)) < 0.5
                   if args.validation_half else None)
     rows = []
     for digit in (range(5) if args.quick else range(10)):
@@ -198,6 +198,8 @@ def main():
     parser.add_argument("--validation-half", action="store_true",
                         help="MNIST tasks: choose the fused detector's modality weights on a "
                              "random half of the test images, report AUROCs on the other half")
+    parser.add_argument("--validation-seed", type=int, default=0,
+                        help="seed of the random validation half")
     parser.add_argument("--weight-ratios", nargs="+", type=float,
                         default=[0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 20.0],
                         help="weight of the second view over the first, for --validation-half")

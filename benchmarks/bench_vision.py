@@ -387,12 +387,12 @@ def bench_tiles(args):
     return result, lines
 
 
-def write_tile_table(lines, quick, wall_s):
+def write_tile_table(lines, quick, wall_s, suffix=""):
     """Write the tile tables, the command line first as a comment."""
     command = " ".join(["python", "benchmarks/bench_vision.py", *sys.argv[1:]])
     header = [f"# {command}",
               f"# CPU, torch threads as given; wall time of the tile part {wall_s:.0f} s"]
-    path = RESULTS / ("bench_vision_tiles_quick.txt" if quick else "bench_vision_tiles.txt")
+    path = RESULTS / f"bench_vision_tiles{'_quick' if quick else ''}{suffix}.txt"
     path.write_text("\n".join(header + lines) + "\n")
     print(f"wrote {path.relative_to(ROOT)}")
 
@@ -428,8 +428,10 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.skip_tiles:
         tiles, lines = bench_tiles(args)
-        out["tiles"] = {**tiles, "settings": vars(args)}
-        write_tile_table(lines, args.quick, tiles["wall_s"])
+        # Other splits go beside the default one (seed 0), not over it.
+        suffix = f"_seed{args.split_seed}" if args.split_seed else ""
+        out[f"tiles{suffix}"] = {**tiles, "settings": vars(args)}
+        write_tile_table(lines, args.quick, tiles["wall_s"], suffix)
     path = RESULTS / ("bench_vision_quick.json" if args.quick else "bench_vision.json")
     # Tasks run separately (--skip-*) keep the other tasks' earlier results.
     previous = json.loads(path.read_text()) if path.exists() else {}

@@ -325,14 +325,13 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         return self._channel_errors(self._validate_score_input(X))
 
     def _calibrate(self, X):
-        if not self.normalize_channels:
-            self.channel_scale_ = np.ones(X.shape[1])
-            return self._anomaly_scores(X)
-        typical = np.median(self._channel_errors(X), axis=0)
-        # A channel the model reconstructs perfectly on held-out data (e.g. one
-        # that was constant) would otherwise get an infinite weight.
-        floor = max(_SCALE_FLOOR * float(typical.mean()), np.finfo(np.float32).tiny)
-        self.channel_scale_ = np.maximum(typical, floor)
+        self.channel_scale_ = np.ones(X.shape[1])
+        if self.normalize_channels:
+            typical = np.median(self._channel_errors(X), axis=0)
+            # A channel the model reconstructs perfectly on held-out data (e.g.
+            # one that was constant) would otherwise get an infinite weight.
+            floor = max(_SCALE_FLOOR * float(typical.mean()), np.finfo(np.float32).tiny)
+            self.channel_scale_ = np.maximum(typical, floor)
         return self._anomaly_scores(X)
 
     def _batch_errors(self, dataset):
