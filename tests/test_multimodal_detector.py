@@ -172,10 +172,13 @@ def test_grid_search_over_fusion_architecture_threshold():
     search = GridSearchCV(
         MultimodalVAEDetector(**{**TINY, "max_epochs": 1}),
         {"fusion": ["poe", "concat"], "latent_dim": [2, 3],
+         "modality_weights": [None, {"tab": 0.5}],
          "threshold": [PercentileThreshold(q=0.9)]},
         scoring="roc_auc", cv=StratifiedKFold(2, shuffle=True, random_state=0),
     ).fit(SliceDict(**X), y)
     assert search.best_params_["fusion"] in ("poe", "concat")
+    assert len(search.cv_results_["params"]) == 8
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
 
 
 def _never_trains(monkeypatch):
