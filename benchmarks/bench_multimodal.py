@@ -62,9 +62,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 def evaluate(views, train, test, truth, args, params, to_steps=None, validation=None):
     """AUROC of each fusion on all views and of each single view.
 
-    The fused product-of-experts detector is also scored with each view
-    missing from every test sample (all NaN): ``poe_without_<view>``, to
-    compare with the detector trained on the other view alone.
+    ``fused_<fusion>_part_<view>`` ranks the test samples by that view's
+    standardised part of the fused score alone (``modality_scores``), to
+    compare with the detector trained on that view alone. The fused
+    product-of-experts detector is also scored with each view missing from
+    every test sample (all NaN): ``poe_without_<view>``.
     ``to_steps`` maps the scores of the test samples to the samples ``truth``
     labels (window scores to step scores); identity by default.
 
@@ -83,8 +85,7 @@ def evaluate(views, train, test, truth, args, params, to_steps=None, validation=
         scores = scores if to_steps is None else to_steps(scores)
         return roc_auc_score(truth[rows], scores[rows])
 
-    def weighted(det, data, fusion):
-        parts = det.modality_scores(data)
+    def weighted(parts, fusion):
         first, second = parts[views[0]], parts[views[1]]
         scores = {r: (first + r * second) / (1 + r) for r in args.weight_ratios}
         ratio = max(scores, key=lambda r: auroc(scores[r], validation))
@@ -103,8 +104,11 @@ def evaluate(views, train, test, truth, args, params, to_steps=None, validation=
         seconds = time.perf_counter() - start
         out[name] = auroc(-det.score_samples({k: test[k] for k in keep}))
         out[f"{name}_fit_s"] = seconds
-        if validation is not None and len(keep) == 2:
-            out.update(weighted(det, {k: test[k] for k in keep}, fusion))
+        if len(keep) > 1:
+            parts = det.modality_scores({k: test[k] for k in keep})
+            out.update({f"{name}_part_{view}": auroc(parts[view]) for view in keep})
+            if validation is not None and len(keep) == 2:
+                out.update(weighted(parts, fusion))
         if fusion == "poe" and len(keep) > 1:
             for view in keep:
                 blank = {**test, view: np.full_like(test[view], np.nan)}
