@@ -33,7 +33,9 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [MultimodalVAEDetector(modalities={"a": slice(0, 1), "b": slice(1, None)}, **TINY)],
+    [MultimodalVAEDetector(modalities={"a": slice(0, 1), "b": slice(1, None)}, **TINY),
+     MultimodalVAEDetector(modalities={"a": slice(0, 1), "b": slice(1, None)},
+                           modality_weights={"b": 0.5}, **TINY)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
