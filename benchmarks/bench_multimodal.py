@@ -109,8 +109,7 @@ def evaluate(views, train, test, truth, args, params, to_steps=None, validation=
             out.update({f"{name}_part_{view}": auroc(parts[view]) for view in keep})
             if validation is not None and len(keep) == 2:
                 out.update(weighted(parts, fusion))
-        if fusion == "poe" and len(keep) > 1:
-            for view in keep:
+            for view in keep if fusion == "poe" else ():
                 blank = {**test, view: np.full_like(test[view], np.nan)}
                 out[f"poe_without_{view}"] = auroc(-det.score_samples(blank))
     return out

@@ -381,9 +381,7 @@ class AnoFusionDetector(BaseDeepDetector):
         errors = self._step_errors(_values(part))
         self.channel_scale_ = np.ones(errors.shape[1])
         if self.normalize_channels:
-            held_out = errors[part.context - self.window_size:] if isinstance(part, _Segment) \
-                else errors
-            typical = np.median(held_out, axis=0)
+            typical = np.median(self._scored_rows(part, errors), axis=0)
             # A channel forecast perfectly on held-out data (e.g. constant in
             # training) would otherwise get an infinite weight.
             floor = max(_SCALE_FLOOR * float(typical.mean()), np.finfo(np.float32).tiny)
@@ -393,10 +391,15 @@ class AnoFusionDetector(BaseDeepDetector):
     def _anomaly_scores(self, part):
         return self._scores(part, self._step_errors(_values(part)))
 
+    def _scored_rows(self, part, values):
+        """Rows of per-forecast ``values`` for ``part``'s own steps.
+
+        A held-out segment starts with context rows from the training part,
+        which are not scored: its first kept row is its first own step's.
+        """
+        return values[part.context - self.window_size:] if isinstance(part, _Segment) else values
+
     def _scores(self, part, errors):
         """Anomaly scores of ``part`` from its forecast errors (``_step_errors``)."""
         scores = (errors / self.channel_scale_).sum(axis=1)
-        if isinstance(part, _Segment):
-            # Context rows are not scored: the first error is the first held-out step's.
-            return scores[part.context - self.window_size:]
-        return self._pad(scores)
+        return self._scored_rows(part, scores) if isinstance(part, _Segment) else self._pad(scores)
