@@ -29,13 +29,13 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 
 from .nets import BatchIterator, ELBOLoss, VAENet
 from .thresholds import PercentileThreshold
+from .utils._compat import HasMethods, Interval
 
 __all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES"]
 

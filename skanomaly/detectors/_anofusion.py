@@ -7,7 +7,6 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._columns import column_groups
@@ -17,6 +16,7 @@ from ..nets import ForecastLoss, ForecastNet
 from ..preprocessing.align import MODALITIES
 from ..preprocessing.graph import EDGE_TYPES, relation_graph
 from ..preprocessing.windows import ForecastWindowDataset
+from ..utils._compat import Interval
 from ._timeseries import check_numeric_columns
 
 __all__ = ["AnoFusionDetector"]

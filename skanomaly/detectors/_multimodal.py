@@ -9,13 +9,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._columns import column_groups
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.fusion import MultimodalVAE, modality_kind
 from ..nets import ELBOLoss, squared_error_per_sample, ssim_data_range, ssim_dissimilarity
+from ..utils._compat import Interval, StrOptions
 
 __all__ = ["MultimodalVAEDetector", "MultimodalELBOLoss"]
 

@@ -5,7 +5,6 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseDeepDetector, as_float32_tensor
@@ -16,6 +15,7 @@ from ..preprocessing.windows import (
     window_scores_to_steps,
     window_starts,
 )
+from ..utils._compat import Interval, StrOptions
 
 __all__ = ["TimeSeriesVAEDetector"]
 

@@ -7,13 +7,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseDeepDetector, as_float32_tensor
 from ..modules.vision import VisionVAE
 from ..nets import SSIMELBOLoss, ssim_data_range, ssim_dissimilarity
 from ..preprocessing.windows import ReadyWindowDataset
+from ..utils._compat import Interval
 
 __all__ = ["VisionVAEDetector"]
 

@@ -18,8 +18,8 @@ at every threshold.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ..utils._compat import Interval, StrOptions, validate_params
 from ._labels import as_labels_like, check_pair, check_scores_pair, count_in, paint, segments
 
 _METHODS = ("point_adjust", "delay", "pa_k")

@@ -9,8 +9,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ..utils._compat import Interval, StrOptions, validate_params
 from ._adjust import _METHODS, _adjust_mask, _adjust_score_values
 from ._labels import check_pair, check_scores_pair, count_in, segments
 

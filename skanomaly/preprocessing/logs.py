@@ -10,11 +10,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.cluster import KMeans
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._compat import Interval, StrOptions, fit_context
 from ._embedding import default_model_path, embed_texts, resolve_model_path
 from ._validation import check_lines
 
@@ -174,7 +174,7 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
     def _lines(self, X):
         return check_lines(X, errors=self.decode_errors)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Mine templates from log lines.
 
@@ -412,7 +412,7 @@ class SemanticTemplateClusters(TransformerMixin, BaseEstimator):
         # Masks read better to a language model as words than as "<*>" punctuation.
         return text.replace("<*>", "*")
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Parse lines to templates, embed each distinct template, run KMeans.
 

@@ -11,10 +11,10 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._compat import Interval, StrOptions, fit_context
 from ._binning import make_index, to_ns, window_of
 from ._validation import check_columns, to_datetime
 
@@ -247,7 +247,7 @@ class TraceWindowStats(TransformerMixin, BaseEstimator):
         out = pd.DataFrame(values, index=index.rename("time"), columns=cols)
         return out, uniq, int(bad.sum()), n_out, n_unknown
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the groups (services or edges) and output columns.
 

@@ -9,8 +9,9 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
+
+from ..utils._compat import Interval
 
 
 def check_scores(scores, *, name="scores", min_samples=1):

@@ -5,8 +5,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import stats
-from sklearn.utils._param_validation import Interval
 
+from ..utils._compat import Interval
 from ._base import BaseThresholder, check_scores
 
 _MIN_BLOCKS = 10

@@ -3,9 +3,9 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._compat import Interval
 from ._base import BaseThresholder, check_scores
 from ._spot import as_stream
 

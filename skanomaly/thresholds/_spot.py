@@ -13,9 +13,9 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._compat import Interval
 from ._base import BaseThresholder, check_scores
 from ._gpd import MIN_PEAKS, TailModel, tail_quantile
 

@@ -4,8 +4,8 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 
+from ..utils._compat import Interval
 from ._base import BaseThresholder, check_scores
 
 # MAD / _MAD_TO_SIGMA estimates the standard deviation of a normal sample

@@ -1,0 +1,3 @@
+"""Utilities shared by every part of skanomaly: input checks, label helpers,
+tensor conversion, and the single import of scikit-learn's private API
+(:mod:`skanomaly.utils._compat`)."""
