@@ -8,6 +8,7 @@ original layouts and return scikit-learn :class:`~sklearn.utils.Bunch` objects:
 - :func:`load_smd_sample`: a small SMD slice shipped inside the package (no download);
 - :func:`load_cmapss`: NASA C-MAPSS turbofan data with RUL-based anomaly labels;
 - :func:`load_nab`, :func:`list_nab_series`: Numenta Anomaly Benchmark series and windows;
+- :func:`load_changerca`, :func:`list_changerca_cases`: ChangeRCA change-induced failures;
 - :func:`make_anomalous_series`: a generated multichannel series with labelled anomalies.
 
 Folders are found through ``data_home``, the ``SKANOMALY_DATA`` environment
@@ -17,6 +18,7 @@ variable, or ``../shared/data`` (see :func:`get_data_home`).
 # One import line per module: loaders for new formats add their own line here
 # and their names to ``__all__`` below.
 from ._base import DATA_ENV, get_data_home, label_segments
+from ._changerca import list_changerca_cases, load_changerca
 from ._cmapss import load_cmapss
 from ._loghub import LOGHUB_SYSTEMS, list_loghub_systems, load_loghub
 from ._nab import list_nab_series, load_nab
@@ -38,10 +40,12 @@ __all__ = [
     "get_data_home",
     "label_segments",
     "list_asd_servers",
+    "list_changerca_cases",
     "list_loghub_systems",
     "list_nab_series",
     "list_smd_machines",
     "load_asd",
+    "load_changerca",
     "load_cmapss",
     "load_loghub",
     "load_nab",
