@@ -7,11 +7,21 @@ of windows with a single gather, so memory stays proportional to the series.
 """
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
+
+# The torch datasets live beside the nets; re-exported here for existing imports.
+from ..batching import ForecastWindowDataset, ReadyWindowDataset, SlidingWindowDataset  # noqa: F401
 
 __all__ = ["window_starts", "window_scores_to_steps", "SlidingWindowDataset",
            "ForecastWindowDataset", "ReadyWindowDataset"]
+
+
+def _check_count(value, name, minimum):
+    """An integer ``>= minimum`` (numpy integers included), else a clear error."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}.")
+    return int(value)
 
 
 def window_starts(n_timesteps, window_size, stride=1):
@@ -24,16 +34,24 @@ def window_starts(n_timesteps, window_size, stride=1):
     Parameters
     ----------
     n_timesteps : int
-        Length of the series.
+        Length of the series, at least 1.
     window_size : int
-        Length of each window; must not exceed ``n_timesteps``.
+        Length of each window, at least 1; must not exceed ``n_timesteps``.
     stride : int, default=1
-        Steps between consecutive window starts; at most ``window_size`` so
+        Steps between consecutive window starts, from 1 to ``window_size`` so
         that no step falls between two windows.
 
     Returns
     -------
     starts : ndarray of shape (n_windows,), dtype int64
+
+    Raises
+    ------
+    TypeError
+        If an argument is not an integer.
+    ValueError
+        If an argument is below 1, ``stride > window_size`` or
+        ``window_size > n_timesteps``.
 
     Examples
     --------
@@ -42,6 +60,9 @@ def window_starts(n_timesteps, window_size, stride=1):
     >>> window_starts(11, 4, stride=3).tolist()
     [0, 3, 6, 7]
     """
+    n_timesteps = _check_count(n_timesteps, "n_timesteps", 1)
+    window_size = _check_count(window_size, "window_size", 1)
+    stride = _check_count(stride, "stride", 1)
     if stride > window_size:
         raise ValueError(
             f"stride={stride} exceeds window_size={window_size}: time steps between "
@@ -58,24 +79,47 @@ def window_starts(n_timesteps, window_size, stride=1):
     return starts
 
 
+def _checked_starts(starts):
+    """Window starts as int64, refusing non-integer values rather than truncating them."""
+    starts = np.asarray(starts)
+    if starts.dtype.kind == "f":
+        integral = np.isfinite(starts) & (starts == np.round(starts))
+        if not integral.all():
+            first = int(np.flatnonzero(~integral)[0])
+            raise ValueError(
+                f"starts must hold integer time-step indices; starts[{first}] = "
+                f"{float(starts[first])!r}."
+            )
+    elif starts.size and starts.dtype.kind not in "iu":
+        raise TypeError(f"starts must hold integer time-step indices; got dtype {starts.dtype}.")
+    return starts.astype(np.int64, copy=False)
+
+
 def window_scores_to_steps(window_scores, starts, window_size, n_timesteps):
     """Score of every time step: the mean score of the windows covering it.
 
     Turns one score per window (e.g. from a detector fitted on windows made
-    outside it) back into one score per step of the series. Windows are
-    contiguous, so a difference array and a cumulative sum do it in
-    O(n_timesteps + n_windows).
+    outside it) back into one score per step of the series.
+
+    Each step's sum only ever adds the scores of the windows covering it, in
+    float64: the starts are cut into blocks of ``window_size``, and the
+    windows covering step ``t`` are a suffix of one block plus a prefix of the
+    next, both summed by running sums that restart at every block. So there is
+    no cancellation against far-away windows: a huge or NaN window score
+    changes only the steps that window covers, and the result does not depend
+    on the order of the windows. O(n_timesteps + n_windows) time and memory.
 
     Parameters
     ----------
     window_scores : array-like of shape (n_windows,)
-        Score of each window.
+        Score of each window (NaN and infinities are carried to the steps
+        they cover, and only to those).
     starts : array-like of int of shape (n_windows,)
-        Start step of each window (see :func:`window_starts`).
+        Start step of each window (see :func:`window_starts`), in any order.
     window_size : int
-        Length of every window.
+        Length of every window, at least 1.
     n_timesteps : int
-        Length of the series.
+        Length of the series, at least 1.
 
     Returns
     -------
@@ -86,9 +130,13 @@ def window_scores_to_steps(window_scores, starts, window_size, n_timesteps):
     --------
     >>> window_scores_to_steps([1.0, 3.0], [0, 2], window_size=3, n_timesteps=5).tolist()
     [1.0, 1.0, 2.0, 3.0, 3.0]
+    >>> window_scores_to_steps([1e17, 1.0, 1.0, 1.0], [0, 1, 2, 3], 2, 5).tolist()
+    [1e+17, 5e+16, 1.0, 1.0, 1.0]
     """
+    window_size = _check_count(window_size, "window_size", 1)
+    n_timesteps = _check_count(n_timesteps, "n_timesteps", 1)
     window_scores = np.asarray(window_scores, dtype=np.float64)
-    starts = np.asarray(starts, dtype=np.int64)
+    starts = _checked_starts(starts)
     if window_scores.shape != starts.shape or window_scores.ndim != 1:
         raise ValueError(
             f"window_scores and starts must be 1-D of one length; got shapes "
@@ -99,128 +147,22 @@ def window_scores_to_steps(window_scores, starts, window_size, n_timesteps):
             f"Windows of {window_size} steps starting at {starts.min()}..{starts.max()} do not "
             f"fit in a series of {n_timesteps} steps."
         )
-    ends = starts + window_size
-    size = n_timesteps + 1
-    totals = np.cumsum(np.bincount(starts, window_scores, size)
-                       - np.bincount(ends, window_scores, size))[:-1]
-    counts = np.cumsum(np.bincount(starts, minlength=size) - np.bincount(ends, minlength=size))
+    if starts.size > 1 and not np.all(starts[1:] > starts[:-1]):
+        # Repeated starts are summed in a fixed (value) order, whatever the input order.
+        order = np.lexsort((window_scores, starts))
+        starts, window_scores = starts[order], window_scores[order]
+    w = window_size
+    n_blocks = -(-n_timesteps // w)
+    per_start = np.bincount(starts, window_scores, n_blocks * w).reshape(n_blocks, w)
+    totals = np.cumsum(per_start, axis=1).ravel()[:n_timesteps]  # block start .. t
+    suffix = np.cumsum(per_start[:, ::-1], axis=1)[:, ::-1]  # s .. block end
+    # Step t is also covered by the starts t-w+1 .. end of the previous block,
+    # unless t-w+1 opens a block itself (then the prefix already holds them all).
+    suffix[:, 0] = 0.0
+    totals[w - 1:] += suffix.ravel()[: n_timesteps - w + 1]
+    # Counts are integers: differences of a cumulative count are exact.
+    counts = np.cumsum(np.bincount(starts, minlength=n_timesteps))
+    counts[w:] -= counts[:-w].copy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts[:-1] > 0, totals / counts[:-1], np.nan)
+        return np.where(counts > 0, totals / counts, np.nan)
 
-
-class SlidingWindowDataset(Dataset):
-    """Windows of a series, gathered per batch as ``(batch, n_channels, window)``.
-
-    Parameters
-    ----------
-    series : torch.Tensor of shape (n_timesteps, n_channels)
-        The series; it is kept as given (its device is where batches are built).
-    starts : array-like of int
-        Start index of each window in the dataset.
-    window_size : int
-        Window length.
-    """
-
-    def __init__(self, series, starts, window_size):
-        # Channels first once, so each batch is one gather with no transpose.
-        self.series = series.t().contiguous()
-        self.starts = torch.as_tensor(np.asarray(starts), dtype=torch.long, device=series.device)
-        self.offsets = torch.arange(window_size, device=series.device)
-        self.window_size = window_size
-
-    @property
-    def device(self):
-        return self.series.device
-
-    def __len__(self):
-        return int(self.starts.shape[0])
-
-    def positions(self, indices):
-        """Time-step index of every element of the windows ``indices``: (batch, window)."""
-        return self.starts[indices].unsqueeze(1) + self.offsets
-
-    def get_batch(self, indices):
-        """Windows ``indices`` as a (batch, n_channels, window) tensor."""
-        return self.series[:, self.positions(indices)].transpose(0, 1)
-
-    def __getitem__(self, index):
-        start = int(self.starts[index])
-        return self.series[:, start:start + self.window_size]
-
-
-class ForecastWindowDataset(SlidingWindowDataset):
-    """Windows of a series with the step after each, for forecasting.
-
-    Window ``i`` covers steps ``[i, i + window_size)`` and its target is step
-    ``i + window_size``, so a series of ``n`` steps holds
-    ``n - window_size`` samples; ``get_batch`` returns
-    ``(windows, targets)``, which :class:`~skanomaly.nets.BatchIterator`
-    passes on as ``(X, y)``.
-
-    Parameters
-    ----------
-    series : torch.Tensor of shape (n_timesteps, n_channels)
-        The series, with ``n_timesteps > window_size``.
-    window_size : int
-        Window length.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skanomaly.preprocessing.windows import ForecastWindowDataset
-    >>> series = torch.arange(10.0).reshape(5, 2)  # 5 steps, 2 channels
-    >>> data = ForecastWindowDataset(series, window_size=3)
-    >>> windows, targets = data.get_batch(torch.tensor([1]))
-    >>> windows.tolist(), targets.tolist()
-    ([[[2.0, 4.0, 6.0], [3.0, 5.0, 7.0]]], [[8.0, 9.0]])
-    """
-
-    def __init__(self, series, window_size):
-        n_windows = series.shape[0] - window_size
-        if n_windows < 1:
-            raise ValueError(
-                f"A series of {series.shape[0]} steps holds no window of {window_size} "
-                "steps followed by a target step."
-            )
-        super().__init__(series, np.arange(n_windows), window_size)
-
-    def targets(self, indices):
-        """Step after each window ``indices``: (batch, n_channels)."""
-        return self.series[:, self.starts[indices] + self.window_size].t()
-
-    def get_batch(self, indices):
-        """``(windows, targets)``: (batch, n_channels, window) and (batch, n_channels)."""
-        return super().get_batch(indices), self.targets(indices)
-
-    def __getitem__(self, index):
-        start = int(self.starts[index])
-        return (self.series[:, start:start + self.window_size],
-                self.series[:, start + self.window_size])
-
-
-class ReadyWindowDataset(Dataset):
-    """Samples held in one tensor (ready-made windows, images), gathered per batch.
-
-    Parameters
-    ----------
-    windows : torch.Tensor of shape (n_samples, ...)
-        The samples, e.g. (n_windows, n_channels, window) windows or
-        (n_images, channels, height, width) images.
-    """
-
-    def __init__(self, windows):
-        self.windows = windows
-
-    @property
-    def device(self):
-        return self.windows.device
-
-    def __len__(self):
-        return int(self.windows.shape[0])
-
-    def get_batch(self, indices):
-        """Samples ``indices`` as one tensor."""
-        return self.windows[indices]
-
-    def __getitem__(self, index):
-        return self.windows[index]
