@@ -9,7 +9,10 @@ original layouts and return scikit-learn :class:`~sklearn.utils.Bunch` objects:
 - :func:`load_cmapss`: NASA C-MAPSS turbofan data with RUL-based anomaly labels;
 - :func:`load_nab`, :func:`list_nab_series`: Numenta Anomaly Benchmark series and windows;
 - :func:`load_changerca`, :func:`list_changerca_cases`: ChangeRCA change-induced failures;
-- :func:`make_anomalous_series`: a generated multichannel series with labelled anomalies.
+- :func:`make_anomalous_series`: a generated multichannel series with labelled anomalies;
+- :func:`make_microservice_telemetry`: generated raw microservice telemetry (metrics, logs,
+  spans) with labelled faults;
+- :func:`fault_labels`: fault start/end times -> per-bin 0/1 labels.
 
 Folders are found through ``data_home``, the ``SKANOMALY_DATA`` environment
 variable, or ``../shared/data`` (see :func:`get_data_home`).
@@ -20,7 +23,9 @@ variable, or ``../shared/data`` (see :func:`get_data_home`).
 from ._base import DATA_ENV, get_data_home, label_segments
 from ._changerca import list_changerca_cases, load_changerca
 from ._cmapss import load_cmapss
+from ._faults import fault_labels
 from ._loghub import LOGHUB_SYSTEMS, list_loghub_systems, load_loghub
+from ._microservice import CROSS_MODAL_FAULT_TYPES, FAULT_TYPES, make_microservice_telemetry
 from ._nab import list_nab_series, load_nab
 from ._nezha import load_nezha
 from ._smd import (
@@ -35,8 +40,11 @@ from ._synthetic import ANOMALY_KINDS, make_anomalous_series
 
 __all__ = [
     "ANOMALY_KINDS",
+    "CROSS_MODAL_FAULT_TYPES",
     "DATA_ENV",
+    "FAULT_TYPES",
     "LOGHUB_SYSTEMS",
+    "fault_labels",
     "get_data_home",
     "label_segments",
     "list_asd_servers",
@@ -53,5 +61,6 @@ __all__ = [
     "load_smd",
     "load_smd_sample",
     "make_anomalous_series",
+    "make_microservice_telemetry",
     "parse_interpretation_label",
 ]
