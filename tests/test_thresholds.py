@@ -439,3 +439,72 @@ def test_grid_search_over_threshold_q(y_convention):
     assert search.best_params_ == {"threshold__q": 1e-3}
     scores = search.cv_results_["mean_test_score"]
     assert scores[0] > 0.9 > 0.5 > scores[1]  # q = 5 % flags ~50 normals per fold
+
+
+# ------------------------------------------------- calibration size, locality
+@pytest.mark.parametrize(
+    "est, n_min",
+    [
+        (PercentileThreshold(), 1),
+        (MADThreshold(), 1),
+        (GaussianThreshold(), 1),
+        (ContaminationThreshold(), 1),
+        (GEVThreshold(block_size=100), 1000),
+        (RollingThreshold(window=30), 30),
+        (SPOTThreshold(), 2),
+        (SPOTThreshold(n_init=300), 300),
+        (DSPOTThreshold(), 502),
+        (DSPOTThreshold(depth=50, n_init=100), 150),
+    ],
+    ids=lambda e: repr(e) if not isinstance(e, int) else str(e),
+)
+def test_min_calibration_size_is_the_true_minimum(est, n_min):
+    assert est.min_calibration_size() == n_min
+    scores = np.random.default_rng(0).exponential(size=n_min + 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clone(est).fit(scores[:n_min])  # the minimum is accepted
+    if n_min > 1:
+        with pytest.raises(ValueError, match=f"at least {n_min} calibration scores.*"
+                                             "validation_fraction"):
+            clone(est).fit(scores[: n_min - 1])
+
+
+def test_min_calibration_size_validates_parameters():
+    with pytest.raises(ValueError, match="block_size"):
+        GEVThreshold(block_size=0).min_calibration_size()
+
+
+@pytest.mark.parametrize("bad", [None, "abc", ["a", "b"], {"a": 1}])
+def test_non_numeric_scores_are_refused_clearly(bad):
+    with pytest.raises(ValueError, match="scores must be an array of numbers"):
+        PercentileThreshold().fit(bad)
+
+
+@pytest.mark.parametrize("est", [GaussianThreshold(), MADThreshold(z=1e300)],
+                         ids=lambda e: type(e).__name__)
+def test_overflowing_threshold_is_refused(est):
+    scores = np.r_[np.zeros(10), 1e308, 1e308, -1e308]
+    with pytest.raises(ValueError, match="non-finite threshold"):
+        est.fit(scores)
+
+
+def test_rolling_huge_score_does_not_leak_past_its_window():
+    rng = np.random.default_rng(0)
+    t = RollingThreshold(window=10, n_sigma=2.0).fit(rng.random(50))
+    stream = rng.random(200)
+    base = t.thresholds(stream)
+    stream[20] = 1e17
+    hit = t.thresholds(stream)
+    # thresholds 21..30 see the huge score; from 31 on the window has moved past it
+    np.testing.assert_allclose(hit[31:], base[31:], rtol=1e-12)
+    assert np.all(hit[21:31] > 1e15)
+
+
+def test_dspot_huge_score_in_window_does_not_leak():
+    from skanomaly.thresholds._spot import _moving_average
+
+    window = np.ones(5)
+    x = np.r_[1e17, np.ones(20)]
+    got = _moving_average(window, x)
+    assert got[0] == 1.0 and got[1:6].min() > 1e15 and np.all(got[6:] == 1.0)

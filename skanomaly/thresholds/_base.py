@@ -29,8 +29,37 @@ def check_scores(scores, *, name="scores", min_samples=1):
     Returns
     -------
     scores : ndarray of shape (n_samples,), dtype float64
+
+    Raises
+    ------
+    ValueError
+        If ``scores`` is not numeric, not 1-D (a single column is accepted),
+        too short, or holds NaN or infinite values.
+
+    Examples
+    --------
+    >>> from skanomaly.thresholds import check_scores
+    >>> check_scores([1, 2.5]).tolist()
+    [1.0, 2.5]
+    >>> check_scores([1.0, float("nan")])
+    Traceback (most recent call last):
+    ...
+    ValueError: scores contains 1 NaN or infinite value(s) (first at index 1); \
+thresholds need finite scores.
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    raw = scores
+    if raw is None or isinstance(raw, (str, bytes, dict)):
+        raise ValueError(
+            f"{name} must be an array of numbers (one anomaly score per sample); got "
+            f"{type(raw).__name__}."
+        )
+    try:
+        scores = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be an array of numbers (one anomaly score per sample); converting "
+            f"it to float failed ({exc}). Pass numeric scores, e.g. -detector.score_samples(X)."
+        ) from None
     if scores.ndim == 2 and scores.shape[1] == 1:
         scores = scores[:, 0]
     if scores.ndim != 1:
@@ -51,6 +80,79 @@ def check_scores(scores, *, name="scores", min_samples=1):
     return scores
 
 
+def check_calibration_size(thresholder, n_scores, reason):
+    """Refuse too few calibration scores with the minimum and what to change.
+
+    Parameters
+    ----------
+    thresholder : BaseThresholder
+        The thresholder being fitted (its :meth:`~BaseThresholder.min_calibration_size`
+        gives the minimum).
+    n_scores : int
+        Number of calibration scores given.
+    reason : str
+        Why that many are needed (e.g. ``"10 blocks of block_size=100"``).
+    """
+    n_min = thresholder.min_calibration_size()
+    if n_scores < n_min:
+        raise ValueError(
+            f"{type(thresholder).__name__} needs at least {n_min} calibration scores "
+            f"({reason}); got {n_scores}. Pass more scores or change those parameters; "
+            "inside a detector the calibration scores are the held-out tail of the "
+            "training data, so raise validation_fraction or pass more training data."
+        )
+
+
+def check_finite_threshold(thresholder, scores):
+    """Refuse a threshold that overflowed (scores too large for the computation)."""
+    value = thresholder.threshold_
+    if not np.isfinite(value):
+        raise ValueError(
+            f"{type(thresholder).__name__} computed a non-finite threshold ({value}) from "
+            f"scores spanning [{scores.min():.6g}, {scores.max():.6g}]: they are too large "
+            "for its arithmetic. Rescale the scores first (e.g. divide by a typical value, "
+            "or take their logarithm)."
+        )
+
+
+def sliding_sums(x, window):
+    """Sum of every ``window`` consecutive values, each from those values only.
+
+    ``out[j] = x[j] + ... + x[j + window - 1]``. Running sums restart every
+    ``window`` values, so each window sum adds a suffix of one block and a
+    prefix of the next: a huge or non-finite value never leaks into windows
+    that do not hold it (a single cumulative sum over the stream would cancel
+    it away from later windows only up to rounding).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n,)
+        Values, float64.
+    window : int
+        Window length, ``1 <= window <= n``.
+
+    Returns
+    -------
+    sums : ndarray of shape (n - window + 1,)
+
+    Examples
+    --------
+    >>> from skanomaly.thresholds._base import sliding_sums
+    >>> sliding_sums(np.array([1e17, 1.0, 1.0, 1.0]), 2).tolist()
+    [1e+17, 2.0, 2.0]
+    """
+    n = x.shape[0]
+    n_blocks = -(-n // window)
+    blocks = np.zeros(n_blocks * window)
+    blocks[:n] = x
+    blocks = blocks.reshape(n_blocks, window)
+    prefix = np.cumsum(blocks, axis=1).ravel()
+    suffix = np.cumsum(blocks[:, ::-1], axis=1)[:, ::-1]
+    suffix[:, 0] = 0.0  # a window opening a block is that block's prefix alone
+    m = n - window + 1
+    return prefix[window - 1 : window - 1 + m] + suffix.ravel()[:m]
+
+
 class BaseThresholder(BaseEstimator):
     """Base class of every thresholder.
 
@@ -60,6 +162,27 @@ class BaseThresholder(BaseEstimator):
 
     Scores strictly above the threshold are anomalous.
     """
+
+    def min_calibration_size(self):
+        """Smallest number of calibration scores :meth:`fit` accepts with these parameters.
+
+        Detectors call it before training to refuse a ``validation_fraction``
+        whose held-out tail would give too few scores.
+
+        Returns
+        -------
+        n_min : int
+
+        Examples
+        --------
+        >>> from skanomaly.thresholds import GEVThreshold, PercentileThreshold
+        >>> PercentileThreshold().min_calibration_size()
+        1
+        >>> GEVThreshold(block_size=50).min_calibration_size()  # 10 blocks
+        500
+        """
+        self._validate_params()
+        return 1
 
     def thresholds(self, scores):
         """Return the threshold that applies to each score.

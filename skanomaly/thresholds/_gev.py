@@ -7,7 +7,12 @@ import numpy as np
 from scipy import stats
 
 from ..utils._compat import Interval
-from ._base import BaseThresholder, check_scores
+from ._base import (
+    BaseThresholder,
+    check_calibration_size,
+    check_finite_threshold,
+    check_scores,
+)
 
 _MIN_BLOCKS = 10
 
@@ -65,6 +70,16 @@ class GEVThreshold(BaseThresholder):
         self.q = q
         self.block_size = block_size
 
+    def min_calibration_size(self):
+        """Smallest number of calibration scores: 10 blocks of ``block_size``.
+
+        Returns
+        -------
+        n_min : int
+        """
+        self._validate_params()
+        return _MIN_BLOCKS * self.block_size
+
     def fit(self, scores, y=None):
         """Fit the GEV to block maxima and set the threshold.
 
@@ -82,12 +97,9 @@ class GEVThreshold(BaseThresholder):
         self._validate_params()
         b = self.block_size
         scores = check_scores(scores)
-        if scores.shape[0] < _MIN_BLOCKS * b:
-            raise ValueError(
-                f"GEVThreshold needs at least {_MIN_BLOCKS} blocks of block_size={b} "
-                f"scores ({_MIN_BLOCKS * b}); got {scores.shape[0]}. Pass more scores "
-                "or a smaller block_size."
-            )
+        check_calibration_size(
+            self, scores.shape[0], f"at least {_MIN_BLOCKS} blocks of block_size={b}"
+        )
         n_blocks = scores.shape[0] // b
         maxima = scores[: n_blocks * b].reshape(n_blocks, b).max(axis=1)
         self.n_blocks_ = n_blocks
@@ -106,4 +118,5 @@ class GEVThreshold(BaseThresholder):
         shape, loc, scale = stats.genextreme.fit(maxima)
         self.shape_, self.loc_, self.scale_ = float(shape), float(loc), float(scale)
         self.threshold_ = float(stats.genextreme.ppf(p_block, shape, loc, scale))
+        check_finite_threshold(self, scores)
         return self

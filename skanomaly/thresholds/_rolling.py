@@ -6,7 +6,13 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._compat import Interval
-from ._base import BaseThresholder, check_scores
+from ._base import (
+    BaseThresholder,
+    check_calibration_size,
+    check_finite_threshold,
+    check_scores,
+    sliding_sums,
+)
 from ._spot import as_stream
 
 
@@ -53,6 +59,16 @@ class RollingThreshold(BaseThresholder):
         self.window = window
         self.n_sigma = n_sigma
 
+    def min_calibration_size(self):
+        """Smallest number of calibration scores: one full ``window``.
+
+        Returns
+        -------
+        n_min : int
+        """
+        self._validate_params()
+        return self.window
+
     def fit(self, scores, y=None):
         """Keep the last ``window`` calibration scores.
 
@@ -69,12 +85,9 @@ class RollingThreshold(BaseThresholder):
         """
         self._validate_params()
         scores = check_scores(scores)
-        if scores.shape[0] < self.window:
-            raise ValueError(
-                f"RollingThreshold needs at least window={self.window} calibration "
-                f"scores to fill its window; got {scores.shape[0]}."
-            )
+        check_calibration_size(self, scores.shape[0], f"to fill its window={self.window}")
         self._set_history(scores[-self.window :])
+        check_finite_threshold(self, scores)
         return self
 
     def _set_history(self, history):
@@ -100,11 +113,10 @@ class RollingThreshold(BaseThresholder):
         w = self.window
         ref = float(self.history_.mean())
         ext = np.concatenate([self.history_, scores]) - ref  # centring limits cancellation
-        c1 = np.concatenate([[0.0], np.cumsum(ext)])
-        c2 = np.concatenate([[0.0], np.cumsum(ext * ext)])
+        # sums over each window alone: a huge score leaves later windows untouched
         m = scores.shape[0]
-        s1 = c1[w : w + m] - c1[:m]
-        s2 = c2[w : w + m] - c2[:m]
+        s1 = sliding_sums(ext, w)[:m]
+        s2 = sliding_sums(ext * ext, w)[:m]
         mean = s1 / w
         var = np.maximum(s2 - s1 * mean, 0.0) / (w - 1)
         return ref + mean + self.n_sigma * np.sqrt(var)

@@ -16,7 +16,13 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._compat import Interval
-from ._base import BaseThresholder, check_scores
+from ._base import (
+    BaseThresholder,
+    check_calibration_size,
+    check_finite_threshold,
+    check_scores,
+    sliding_sums,
+)
 from ._gpd import MIN_PEAKS, TailModel, tail_quantile
 
 
@@ -306,6 +312,16 @@ class SPOTThreshold(_StreamingThresholder):
         self.level = level
         self.n_init = n_init
 
+    def min_calibration_size(self):
+        """Smallest number of calibration scores: ``n_init`` (at least 2).
+
+        Returns
+        -------
+        n_min : int
+        """
+        self._validate_params()
+        return max(self.n_init or 2, 2)
+
     def fit(self, scores, y=None):
         """Initialise on the first ``n_init`` scores and stream the rest.
 
@@ -324,15 +340,14 @@ class SPOTThreshold(_StreamingThresholder):
         _check_risk(self.q, self.level)
         scores = check_scores(scores)
         n_init = scores.shape[0] if self.n_init is None else self.n_init
-        if scores.shape[0] < max(n_init, 2):
-            raise ValueError(
-                f"SPOTThreshold needs at least n_init={max(n_init, 2)} scores to "
-                f"initialise; got {scores.shape[0]}."
-            )
+        check_calibration_size(
+            self, scores.shape[0], f"n_init={self.min_calibration_size()} to initialise"
+        )
         self._state = _init_state(scores[:n_init], self.q, self.level, "SPOTThreshold")
         if n_init < scores.shape[0]:
             self._stream(self._state, scores[n_init:])
         self._publish()
+        check_finite_threshold(self, scores)
         return self
 
     def _stream(self, state, x):
@@ -419,6 +434,16 @@ class DSPOTThreshold(_StreamingThresholder):
         self.depth = depth
         self.n_init = n_init
 
+    def min_calibration_size(self):
+        """Smallest number of calibration scores: ``depth + n_init`` (``n_init`` at least 2).
+
+        Returns
+        -------
+        n_min : int
+        """
+        self._validate_params()
+        return self.depth + max(self.n_init or 2, 2)
+
     def fit(self, scores, y=None):
         """Fill the window, initialise SPOT on drift-free scores, stream the rest.
 
@@ -438,12 +463,11 @@ class DSPOTThreshold(_StreamingThresholder):
         scores = check_scores(scores)
         d = self.depth
         n = scores.shape[0]
+        check_calibration_size(
+            self, n, f"depth + n_init = {d} + {max(self.n_init or 2, 2)}: the window, then "
+            "the initialisation"
+        )
         n_init = n - d if self.n_init is None else self.n_init
-        if n < d + max(n_init, 2):
-            raise ValueError(
-                f"DSPOTThreshold needs depth + n_init = {d} + {max(n_init, 2)} scores "
-                f"(the window, then the initialisation); got {n}."
-            )
         calib = scores[d : d + n_init]
         drift = _moving_average(scores[:d], calib)
         state = _init_state(calib - drift, self.q, self.level, "DSPOTThreshold")
@@ -453,6 +477,7 @@ class DSPOTThreshold(_StreamingThresholder):
         if d + n_init < n:
             self._stream(state, scores[d + n_init :])
         self._publish()
+        check_finite_threshold(self, scores)
         return self
 
     def _stream(self, state, x):
@@ -490,8 +515,7 @@ class DSPOTThreshold(_StreamingThresholder):
 def _moving_average(window, x):
     """Mean of the ``len(window)`` values before each ``x[j]`` (all kept)."""
     d = window.shape[0]
-    ref = float(window.mean())  # centring keeps the running sums small
+    ref = float(window.mean())  # centring keeps the sums small
     ext = np.concatenate([window, x]) - ref
-    cs = np.concatenate([[0.0], np.cumsum(ext)])
-    m = x.shape[0]
-    return (cs[d : d + m] - cs[:m]) / d + ref
+    # each mean from its own d values only: a huge score does not leak past them
+    return sliding_sums(ext, d)[: x.shape[0]] / d + ref

@@ -6,7 +6,7 @@ from numbers import Real
 import numpy as np
 
 from ..utils._compat import Interval
-from ._base import BaseThresholder, check_scores
+from ._base import BaseThresholder, check_finite_threshold, check_scores
 
 # MAD / _MAD_TO_SIGMA estimates the standard deviation of a normal sample
 _MAD_TO_SIGMA = 0.6744897501960817  # Phi^-1(0.75)
@@ -91,6 +91,7 @@ class MADThreshold(BaseThresholder):
         self.center_ = center
         self.scale_ = scale
         self.threshold_ = center + self.z * scale
+        check_finite_threshold(self, scores)
         return self
 
 
@@ -143,6 +144,7 @@ class GaussianThreshold(BaseThresholder):
         self.mean_ = float(np.mean(scores))
         self.std_ = float(np.std(scores, ddof=1)) if scores.shape[0] > 1 else 0.0
         self.threshold_ = self.mean_ + self.n_sigma * self.std_
+        check_finite_threshold(self, scores)
         return self
 
 
