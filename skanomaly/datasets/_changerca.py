@@ -225,8 +225,10 @@ def load_changerca(case=None, day=None, data_home=None, *, cut_at_end=True):
           service, operation, start, end, duration``).
         - ``faults``: DataFrame ``time, end, pod, service, type``, one row per
           v2 pod of the defective release: from its rollout step's completion
-          to the case's end. ``faults["time"].min()`` is the service-level
-          onset. The pod may have no data (10 of the 33 public cases).
+          to the case's end (a step completing at the end has no faulty
+          minute and is only in ``releases``). ``faults["time"].min()`` is the
+          service-level onset. The pod may have no data (10 of the 33 public
+          cases).
         - ``releases``: DataFrame ``service, step, time, release_pods,
           delete_pods, faulty``, one row per rollout step of every changed
           service (``time``: the step's new pods are ready).
@@ -282,7 +284,8 @@ def load_changerca(case=None, day=None, data_home=None, *, cut_at_end=True):
     fault_end = end if cut_at_end else max(end, metrics.index[-1] + pd.Timedelta("1min"))
     faults = pd.DataFrame(
         [{"time": r.time, "end": fault_end, "pod": pod, "service": r.service,
-          "type": str(info["fault"])} for r in faulty.itertuples() for pod in r.release_pods],
+          "type": str(info["fault"])} for r in faulty.itertuples() for pod in r.release_pods
+         if r.time < fault_end],
         columns=["time", "end", "pod", "service", "type"])
     pod_names = sorted({c.split("__")[0] for c in metrics.columns if "->" not in c})
     pods = pd.DataFrame([(p, *_pod_service(p)) for p in pod_names],
