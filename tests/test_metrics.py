@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from sklearn.covariance import EllipticEnvelope
 from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
@@ -199,7 +200,8 @@ def test_best_f1_equals_brute_force(method):
 
 
 def test_best_f1_without_anomalies():
-    assert best_f1_score([0, 0, 0], [0.1, 0.2, 0.3]) == 0.0
+    with pytest.warns(UndefinedMetricWarning, match="y_true holds no anomaly"):
+        assert best_f1_score([0, 0, 0], [0.1, 0.2, 0.3]) == 0.0
 
 
 # ------------------------------------------------------------- threshold-free
@@ -289,3 +291,55 @@ def test_make_anomaly_scorer_options_and_errors():
         scorer(det, X, None)
     with pytest.raises(ValueError, match="response"):
         make_anomaly_scorer(best_f1_score, response="proba")
+
+
+# ------------------------------------------------- folds without anomalies
+def test_ap_and_auc_without_anomalies_warn_in_anomaly_terms():
+    with pytest.warns(UndefinedMetricWarning, match="no anomaly.*average precision"):
+        assert anomaly_average_precision_score([0, 0, 0], [0.1, 0.2, 0.3]) == 0.0
+    with pytest.warns(UndefinedMetricWarning, match="only anomalies.*ROC-AUC"):
+        assert np.isnan(anomaly_roc_auc_score([1, 1], [0.1, 0.2], anomaly_label=1))
+
+
+def _search_with_a_normal_fold(scorer):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = np.zeros(300, dtype=int)
+    y[250:] = 1  # anomalies only in the last third
+    X[250:] += 6.0
+    cv = [(np.arange(0, 100), np.arange(100, 200)), (np.arange(0, 100), np.arange(200, 300))]
+    return GridSearchCV(IsolationForest(random_state=0), {"n_estimators": [10]},
+                        scoring=scorer, cv=cv, error_score="raise").fit(X, y)
+
+
+def test_grid_search_fold_without_anomalies_warns():
+    with pytest.warns(UndefinedMetricWarning, match="test fold .*holds no true anomaly"):
+        search = _search_with_a_normal_fold(anomaly_average_precision_scorer)
+    assert search.cv_results_["split0_test_score"][0] == 0.0
+
+
+def test_scorer_on_no_anomaly_raise_and_nan():
+    scorer = make_anomaly_scorer(anomaly_average_precision_score, response="anomaly_score",
+                                 on_no_anomaly="raise")
+    with pytest.raises(ValueError, match="holds no true anomaly"):
+        _search_with_a_normal_fold(scorer)
+    scorer = make_anomaly_scorer(anomaly_average_precision_score, response="anomaly_score",
+                                 on_no_anomaly="nan")
+    with pytest.warns(UserWarning, match="non-finite"):  # GridSearchCV's own note
+        search = _search_with_a_normal_fold(scorer)
+    assert np.isnan(search.cv_results_["split0_test_score"][0])
+    assert search.cv_results_["split1_test_score"][0] > 0.9
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: make_anomaly_scorer(3), TypeError, "score_func must be a metric function"),
+    (lambda: make_anomaly_scorer(anomaly_f1_score, on_no_anomaly="skip"), ValueError,
+     "on_no_anomaly must be one of"),
+    (lambda: anomaly_average_precision_score([0, 1], ["a", "b"]), ValueError,
+     "scores must hold numbers"),
+    (lambda: best_f1_score([0, 1], None), ValueError, "scores. parameter of best_f1_score"),
+    (lambda: adjust_scores([0, 1], "ab"), ValueError, "scores must be an array"),
+])
+def test_bad_metric_arguments_are_refused_clearly(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

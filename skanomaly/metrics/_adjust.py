@@ -20,9 +20,26 @@ from numbers import Integral, Real
 import numpy as np
 
 from ..utils._compat import Interval, StrOptions, validate_params
-from ._labels import as_labels_like, check_pair, check_scores_pair, count_in, paint, segments
+from ._labels import as_labels_like, check_pair, count_in, paint, segments
+from ._labels import check_scores_pair as _check_scores_pair
 
 _METHODS = ("point_adjust", "delay", "pa_k")
+
+
+def check_scores_pair(y_true, scores, anomaly_label):
+    """Labels mask and float scores; non-numeric scores get a clear error first."""
+    if scores is None or isinstance(scores, (str, bytes)):
+        raise ValueError(
+            f"scores must be an array of anomaly scores (numbers); got {type(scores).__name__}."
+        )
+    try:
+        np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"scores must hold numbers (anomaly scores, higher = more anomalous); converting "
+            f"them to float failed ({exc})."
+        ) from None
+    return _check_scores_pair(y_true, scores, anomaly_label)
 
 
 def _adjust_mask(true, pred, method, k, k_percent):

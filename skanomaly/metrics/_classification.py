@@ -1,5 +1,6 @@
 """Anomaly-positive metrics: point-wise, adjusted, event-wise and threshold-free."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,8 +12,23 @@ from sklearn.metrics import (
 )
 
 from ..utils._compat import Interval, StrOptions, validate_params
-from ._adjust import _METHODS, _adjust_mask, _adjust_score_values
-from ._labels import check_pair, check_scores_pair, count_in, segments
+from sklearn.exceptions import UndefinedMetricWarning
+
+from ._adjust import _METHODS, _adjust_mask, _adjust_score_values, check_scores_pair
+from ._labels import check_pair, count_in, segments
+
+
+def _warn_single_class(true, metric, value):
+    """Warn, in anomaly terms, that ``metric`` is undefined for one-class labels."""
+    what = "no anomaly" if not true.any() else "only anomalies"
+    warnings.warn(
+        f"y_true holds {what} ({true.shape[0]} samples): {metric} is undefined and "
+        f"{value} is returned. In cross-validation this is a test fold without anomalies: "
+        "use splits whose test folds hold anomalies, or make_anomaly_scorer(..., "
+        "on_no_anomaly='raise' or 'nan').",
+        UndefinedMetricWarning,
+        stacklevel=4,  # past the metric and scikit-learn's validate_params wrapper
+    )
 
 
 def _prf(true, pred):
@@ -243,7 +259,8 @@ def best_f1_score(
     Returns
     -------
     f1 : float
-        Best F1 (0.0 without true anomalies).
+        Best F1 (0.0, with an :class:`~sklearn.exceptions.UndefinedMetricWarning`,
+        without true anomalies).
     threshold : float
         Only if ``return_threshold``: flagging ``scores > threshold`` reaches
         that F1 (strictly above, like the thresholders).
@@ -262,6 +279,7 @@ def best_f1_score(
     if method is not None:
         s = _adjust_score_values(true, s, method, k, k_percent)
     if not true.any():
+        _warn_single_class(true, "the best F1", 0.0)
         return (0.0, float(np.max(s))) if return_threshold else 0.0
     finite = np.isfinite(s)  # -inf marks points that can never be detected
     floor = np.min(s[finite]) - 1.0 if finite.any() else 0.0
@@ -298,6 +316,8 @@ def anomaly_roc_auc_score(y_true, scores, *, anomaly_label=None):
     Returns
     -------
     auc : float
+        NaN, with an :class:`~sklearn.exceptions.UndefinedMetricWarning`,
+        when ``y_true`` holds a single class.
 
     Examples
     --------
@@ -306,6 +326,9 @@ def anomaly_roc_auc_score(y_true, scores, *, anomaly_label=None):
     0.6667
     """
     true, s = check_scores_pair(y_true, scores, anomaly_label)
+    if true.all() or not true.any():
+        _warn_single_class(true, "ROC-AUC", "nan")
+        return float("nan")
     return float(roc_auc_score(true, s))
 
 
@@ -328,6 +351,8 @@ def anomaly_average_precision_score(y_true, scores, *, anomaly_label=None):
     Returns
     -------
     average_precision : float
+        0.0, with an :class:`~sklearn.exceptions.UndefinedMetricWarning`,
+        when ``y_true`` holds no anomaly.
 
     Examples
     --------
@@ -336,4 +361,7 @@ def anomaly_average_precision_score(y_true, scores, *, anomaly_label=None):
     0.8333
     """
     true, s = check_scores_pair(y_true, scores, anomaly_label)
+    if not true.any():
+        _warn_single_class(true, "average precision", 0.0)
+        return 0.0
     return float(average_precision_score(true, s))

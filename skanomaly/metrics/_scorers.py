@@ -6,7 +6,10 @@ higher for more normal samples, so anomaly scores are their negation. Labels
 ``y`` may be -1/+1 or 0/1 (see :func:`~skanomaly.metrics.anomaly_mask`).
 """
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
 
 from ._classification import (
     anomaly_average_precision_score,
@@ -16,6 +19,7 @@ from ._classification import (
 from ._labels import anomaly_mask
 
 _RESPONSES = ("predict", "anomaly_score")
+_ON_NO_ANOMALY = ("warn", "raise", "nan")
 
 
 def _anomaly_scores(estimator, X):
@@ -44,6 +48,17 @@ class AnomalyScorer:
         its anomaly scores (``-score_samples``, else ``-decision_function``).
     kwargs : dict
         Extra keyword arguments of ``score_func``.
+    on_no_anomaly : {"warn", "raise", "nan"}, default="warn"
+        What to do when ``y_true`` holds no anomaly (a cross-validation test
+        fold without anomalies, where most metrics are 0 or undefined):
+        ``"warn"`` scores it with ``score_func`` and warns
+        (:class:`~sklearn.exceptions.UndefinedMetricWarning`); ``"raise"``
+        raises a ``ValueError`` (with ``error_score="raise"`` this stops a
+        search); ``"nan"`` returns NaN, so the fold can be left out of a
+        mean with :func:`numpy.nanmean` (e.g. over
+        :func:`~sklearn.model_selection.cross_validate` results; note that
+        ``GridSearchCV`` averages with ``mean``, so one NaN fold makes a
+        candidate's mean NaN).
 
     Examples
     --------
@@ -58,10 +73,11 @@ class AnomalyScorer:
     0.6667
     """
 
-    def __init__(self, score_func, response, kwargs):
+    def __init__(self, score_func, response, kwargs, on_no_anomaly="warn"):
         self.score_func = score_func
         self.response = response
         self.kwargs = kwargs
+        self.on_no_anomaly = on_no_anomaly
 
     def __call__(self, estimator, X, y_true, sample_weight=None):
         """Score ``estimator`` on ``X`` against labels ``y_true``.
@@ -87,19 +103,41 @@ class AnomalyScorer:
             )
         if sample_weight is not None:
             raise ValueError(f"{self!r} does not support sample_weight.")
-        if self.response == "predict":
-            # predict follows the -1/+1 outlier convention; reading it so avoids
-            # mistaking an all-normal prediction (all +1) for 0/1 labels
-            y_pred = anomaly_mask(estimator.predict(X), anomaly_label=-1, name="predict(X)")
-            return float(self.score_func(y_true, y_pred, **self.kwargs))
-        return float(self.score_func(y_true, _anomaly_scores(estimator, X), **self.kwargs))
+        true = anomaly_mask(y_true, anomaly_label=self.kwargs.get("anomaly_label"), name="y")
+        if not true.any():
+            message = (
+                f"{self!r}: this test fold ({true.shape[0]} samples) holds no true anomaly, so "
+                "the metric is 0 or undefined whatever the estimator does, and it drags the "
+                "mean of every candidate. Use splits whose test folds hold anomalies"
+            )
+            if self.on_no_anomaly == "raise":
+                raise ValueError(message + ".")
+            if self.on_no_anomaly == "nan":
+                return float("nan")
+            warnings.warn(
+                message + ", or make_anomaly_scorer(..., on_no_anomaly='raise' or 'nan').",
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
+        with warnings.catch_warnings():
+            # the fold situation was reported above, once
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            if self.response == "predict":
+                # predict follows the -1/+1 outlier convention; reading it so avoids
+                # mistaking an all-normal prediction (all +1) for 0/1 labels
+                y_pred = anomaly_mask(estimator.predict(X), anomaly_label=-1, name="predict(X)")
+                return float(self.score_func(y_true, y_pred, **self.kwargs))
+            return float(self.score_func(y_true, _anomaly_scores(estimator, X), **self.kwargs))
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
-        return f"make_anomaly_scorer({self.score_func.__name__}, response={self.response!r}{extra})"
+        if self.on_no_anomaly != "warn":
+            extra += f", on_no_anomaly={self.on_no_anomaly!r}"
+        name = getattr(self.score_func, "__name__", repr(self.score_func))
+        return f"make_anomaly_scorer({name}, response={self.response!r}{extra})"
 
 
-def make_anomaly_scorer(score_func, *, response="predict", **kwargs):
+def make_anomaly_scorer(score_func, *, response="predict", on_no_anomaly="warn", **kwargs):
     """Make a scorer for anomaly detectors from a metric on anomaly labels.
 
     Parameters
@@ -111,6 +149,9 @@ def make_anomaly_scorer(score_func, *, response="predict", **kwargs):
     response : {"predict", "anomaly_score"}, default="predict"
         Pass the estimator's predictions, or its anomaly scores
         (``-score_samples(X)``, else ``-decision_function(X)``).
+    on_no_anomaly : {"warn", "raise", "nan"}, default="warn"
+        What to do with a test fold whose ``y`` holds no anomaly: score it and
+        warn, raise a ``ValueError``, or return NaN (see :class:`AnomalyScorer`).
     **kwargs
         Extra keyword arguments of ``score_func``.
 
@@ -133,9 +174,16 @@ def make_anomaly_scorer(score_func, *, response="predict", **kwargs):
     >>> round(scorer(detector, X, y), 4)  # one normal point flagged too
     0.9091
     """
+    if not callable(score_func):
+        raise TypeError(
+            f"score_func must be a metric function score_func(y_true, y_pred_or_scores); "
+            f"got {score_func!r}."
+        )
     if response not in _RESPONSES:
         raise ValueError(f"response must be one of {_RESPONSES}; got {response!r}.")
-    return AnomalyScorer(score_func, response, kwargs)
+    if on_no_anomaly not in _ON_NO_ANOMALY:
+        raise ValueError(f"on_no_anomaly must be one of {_ON_NO_ANOMALY}; got {on_no_anomaly!r}.")
+    return AnomalyScorer(score_func, response, kwargs, on_no_anomaly)
 
 
 anomaly_f1_scorer = make_anomaly_scorer(anomaly_f1_score)
