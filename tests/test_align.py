@@ -46,7 +46,7 @@ def test_metric_binning_and_errors():
         align_channels()
     with pytest.raises(ValueError, match="collide"):
         align_channels(pd.DataFrame({"x": [1.0]}, index=t[:1]),
-                       pd.DataFrame({"x": [1]}, index=t[:1]))
+                       pd.DataFrame({"x": [1]}, index=t[:1].floor("60s")))
     with pytest.raises(ValueError, match="metric_fill"):
         align_channels(pd.DataFrame({"x": [1.0]}, index=t[:1]), metric_fill="mean")
 
@@ -67,3 +67,28 @@ def test_nezha_end_to_end():
     assert counts.to_numpy().sum() <= len(d.logs)
     g = relation_graph(X.fillna(0.0), mod, n_bins=2)
     assert set(g) >= {"metric-log", "log-trace"}
+
+
+def test_index_off_whole_minutes():
+    # bins starting 25 s past the minute: metrics land in them instead of all-NaN
+    idx = pd.date_range("2024-01-01 00:00:25", periods=4, freq="60s")
+    m = pd.DataFrame({"cpu": [1.0, 2.0, 3.0, 4.0]}, index=idx + pd.Timedelta("3s"))
+    X, _ = align_channels(m, index=idx)
+    assert X["cpu"].tolist() == [1.0, 2.0, 3.0, 4.0] and X.index.equals(idx.rename("time"))
+    with pytest.raises(ValueError, match="spaced 60s but freq='30s'"):
+        align_channels(m, index=idx, freq="30s")
+    with pytest.raises(ValueError, match="row 0 .* does not start a bin"):
+        align_channels(m, count_per_bin(idx, [1] * 4), index=idx)
+
+
+def test_time_sanity_in_counts_and_alignment():
+    t = list(pd.date_range("2023-01-30", periods=99, freq="1s")) + [pd.Timestamp(0)]
+    with pytest.raises(ValueError, match=r"far outside.*row 99 \(1970-01-01"):
+        count_per_bin(t, [1] * 100)
+    with pytest.raises(ValueError, match=r"more than MAX_BINS.*from row 0 \(1970"):
+        count_per_bin([pd.Timestamp(0), pd.Timestamp("2023-01-01")], [1, 1])
+    with pytest.raises(ValueError, match=r"row 1 .*epoch 'ns'.*unit='ns'"):
+        count_per_bin([1.675e18, 1.676e18], [1, 1])
+    m = pd.DataFrame({"x": np.ones(100)}, index=pd.DatetimeIndex(t))
+    with pytest.raises(ValueError, match=r"metrics index: 1 timestamp.*row 99"):
+        align_channels(m)

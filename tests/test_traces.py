@@ -75,7 +75,8 @@ def test_bad_input():
     bad.loc[3, "duration"] = -1.0
     with pytest.raises(ValueError, match="row 3 has a negative"):
         trace_window_stats(bad, on_invalid="raise")
-    est = TraceWindowStats().fit(bad)
+    with pytest.warns(UserWarning, match="1 span.*end before start"):
+        est = TraceWindowStats().fit(bad)
     assert est.n_dropped_ == 1
     with pytest.warns(UserWarning, match="1 span"):
         est.transform(bad)
@@ -105,3 +106,22 @@ def test_nezha_spans():
     d = load_nezha(data_home=DATA, reference=True, modalities=("trace",))
     out = trace_window_stats(d.spans)
     assert out.filter(like="__count").to_numpy().sum() == len(d.spans)
+
+
+def test_time_sanity():
+    sp = _spans(100)
+    sp.loc[17, "start"] = pd.Timestamp(0)  # one epoch-0 start among 2024 spans
+    with pytest.raises(ValueError, match=r"far outside.*row 17 \(1970-01-01"):
+        TraceWindowStats().fit(sp)
+    two = _spans(2).assign(start=[pd.Timestamp(0), pd.Timestamp("2024-01-01")])
+    with pytest.raises(ValueError, match="more than MAX_BINS"):
+        trace_window_stats(two)
+    with pytest.raises(ValueError, match="at most 1000"):
+        trace_window_stats(_spans(10), window="2h", step="1s")
+    ns = _spans(10).assign(start=np.arange(10) * 10**9 + 1_675_000_000 * 10**9)
+    with pytest.raises(ValueError, match=r"epoch 'ns'.*time_unit='ns'"):
+        trace_window_stats(ns)
+    assert trace_window_stats(ns, time_unit="ns")["a__count"].sum() > 0
+    back = _spans(10, seed=1).assign(end=lambda d: d.start - pd.Timedelta("1s"))
+    with pytest.warns(UserWarning, match="set aside 10 span.*end before start"):
+        trace_window_stats(back, duration_col=None)

@@ -3,7 +3,8 @@
 Log lines become template ids (:class:`DrainTemplates`) or semantic clusters
 (:class:`SemanticTemplateClusters`); :func:`count_per_bin` counts them per time bin;
 :class:`TraceWindowStats` summarises spans per window and service; :func:`align_channels`
-puts metrics, log counts and trace statistics on one index; :func:`relation_graph`
+puts metrics, log counts and trace statistics on one index; :class:`TelemetryChannels`
+does all of it from the raw tables in one Pipeline step; :func:`relation_graph`
 weighs channel pairs by normalised mutual information; :func:`window_starts` and
 :func:`window_scores_to_steps` cut a series into windows and bring window scores back to
 steps.
@@ -13,6 +14,7 @@ from .align import MODALITIES, align_channels
 from .counts import count_per_bin
 from .graph import EDGE_TYPES, discretize, nmi_matrix, relation_graph
 from .logs import DEFAULT_MASKING, DrainTemplates, SemanticTemplateClusters
+from .telemetry import TelemetryChannels, TelemetryFrames, channel_modalities, default_service_of
 from .traces import TRACE_STATS, TraceWindowStats, trace_window_stats
 from .windows import window_scores_to_steps, window_starts
 
@@ -26,6 +28,10 @@ __all__ = [
     "trace_window_stats",
     "MODALITIES",
     "align_channels",
+    "TelemetryChannels",
+    "TelemetryFrames",
+    "channel_modalities",
+    "default_service_of",
     "EDGE_TYPES",
     "discretize",
     "nmi_matrix",

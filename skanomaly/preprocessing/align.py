@@ -18,7 +18,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from ._binning import make_index, to_ns
+from ._binning import check_time_range, fmt_duration, make_index, to_ns
 
 __all__ = ["MODALITIES", "align_channels"]
 
@@ -55,9 +55,13 @@ def align_channels(metrics=None, log_counts=None, trace_stats=None, *, index=Non
         Window statistics, e.g. from :class:`TraceWindowStats` (columns
         ``"<group>__<stat>"``).
     index : DatetimeIndex or None, default=None
-        Target bins. None: from the earliest to the latest bin of any input.
+        Target bins, regular, starting anywhere (e.g. at a case's first sample, not
+        on a whole minute): bin ``i`` holds ``[index[i], index[i] + freq)``. None: bins
+        on whole multiples of ``freq`` from the earliest to the latest time of any
+        input (a time far outside the others' range, or more than a million bins,
+        raises naming the row).
     freq : str, Timedelta or float, default="60s"
-        Bin width when ``index`` is None (and for binning metrics).
+        Bin width. With an ``index`` of two or more bins it must equal their spacing.
     metric_fill : {"ffill", "interpolate", "none"}, default="ffill"
         How metric gaps of at most ``max_gap`` bins are filled.
     max_gap : int, default=5
@@ -97,19 +101,42 @@ def align_channels(metrics=None, log_counts=None, trace_stats=None, *, index=Non
     if not isinstance(max_gap, Integral) or max_gap < 0:
         raise ValueError(f"max_gap must be a non-negative int; got {max_gap!r}.")
     step = to_ns(freq, "freq")
-    parts = {"metric": _as_frame(metrics, "metrics"), "log": _as_frame(log_counts, "log_counts"),
-             "trace": _as_frame(trace_stats, "trace_stats")}
+    names = {"metric": "metrics", "log": "log_counts", "trace": "trace_stats"}
+    parts = {mod: _as_frame(part, names[mod])
+             for mod, part in zip(names, (metrics, log_counts, trace_stats))}
     if all(p is None for p in parts.values()):
         raise ValueError("Nothing to align: pass metrics, log_counts and/or trace_stats.")
+    origin = 0  # bins start on whole multiples of freq, or at the given index
+    if index is not None:
+        index = make_index(None, step, index)
+        if len(index) > 1 and index.asi8[1] - index.asi8[0] != step:
+            raise ValueError(
+                f"index is spaced {fmt_duration(index.asi8[1] - index.asi8[0])} but "
+                f"freq={freq!r}; pass freq='{fmt_duration(index.asi8[1] - index.asi8[0])}' "
+                "(or no index)."
+            )
+        origin = int(index.asi8[0]) if len(index) else 0
+    else:
+        for mod, part in parts.items():
+            if part is not None:
+                check_time_range(part.index.asi8, name=f"{names[mod]} index")
     if parts["metric"] is not None:  # bin metric samples: mean per bin
         m = parts["metric"].apply(pd.to_numeric, errors="coerce")
-        b = (m.index.asi8 // step) * step
+        b = origin + ((m.index.asi8 - origin) // step) * step
         parts["metric"] = m.groupby(pd.DatetimeIndex(b).as_unit("ns")).mean()
+    for mod in ("log", "trace"):  # already binned: their rows must sit on the bins
+        part = parts[mod]
+        off = part is not None and (part.index.asi8 - origin) % step != 0
+        if off is not False and off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise ValueError(
+                f"{names[mod]}: row {i} ({part.index[i]}) does not start a bin of "
+                f"{fmt_duration(step)} from {pd.Timestamp(origin)}; compute it on the "
+                "same index (e.g. count_per_bin(..., index=index))."
+            )
     if index is None:
         stamps = np.concatenate([p.index.asi8 for p in parts.values() if p is not None])
-        index = make_index((stamps // step) * step, step)
-    else:
-        index = make_index(None, step, index)
+        index = make_index(stamps, step, name="channel tables")
     out, modality = [], []
     for mod, part in parts.items():
         if part is None:

@@ -3,8 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from ._binning import make_index, to_ns, window_of
-from ._validation import to_datetime
+from ._binning import make_index, parse_times, to_ns, window_of
 
 __all__ = ["count_per_bin"]
 
@@ -17,7 +16,8 @@ def count_per_bin(timestamps, ids, *, freq="60s", index=None, categories=None, p
     ----------
     timestamps : array-like of shape (n_events,)
         Event times: datetimes, strings pandas parses, or epoch numbers in ``unit``. An
-        unparseable or missing one raises a ``ValueError`` naming its row.
+        unparseable or missing one raises a ``ValueError`` naming its row; so do times far
+        outside the others' range and, without ``index``, more than a million bins.
     ids : array-like of shape (n_events,) or (n_events, 1)
         Template ids (from :class:`DrainTemplates`) or cluster ids (from
         :class:`SemanticTemplateClusters`), or any labels.
@@ -58,7 +58,7 @@ def count_per_bin(timestamps, ids, *, freq="60s", index=None, categories=None, p
     2024-01-01 00:02:00      1      0
     """
     step = to_ns(freq, "freq")
-    times = to_datetime(timestamps, unit=unit, name="timestamps").asi8
+    times = parse_times(timestamps, unit=unit, name="timestamps").asi8
     ids = np.asarray(ids)
     if ids.ndim == 2 and ids.shape[1] == 1:
         ids = ids[:, 0]
@@ -72,7 +72,7 @@ def count_per_bin(timestamps, ids, *, freq="60s", index=None, categories=None, p
     else:
         cats = pd.Index(categories)
     code = cats.get_indexer(ids)
-    index = make_index(times, step, index)
+    index = make_index(times, step, index, name="timestamps")
     known = code >= 0
     row, win, n_out = window_of(times[known], index, step, step)
     n_win = len(index)

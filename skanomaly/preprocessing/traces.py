@@ -15,8 +15,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._compat import Interval, StrOptions, fit_context
-from ._binning import make_index, to_ns, window_of
-from ._validation import check_columns, to_datetime
+from ._binning import make_index, parse_times, to_ns, window_of
+from ._validation import check_columns
 
 __all__ = ["TRACE_STATS", "TraceWindowStats", "trace_window_stats"]
 
@@ -51,12 +51,12 @@ def _prepare(spans, est):
     if est.by == "edge":
         req += [est.span_col, est.parent_col]
     check_columns(spans, req + ([est.status_col] if est.status_col else []), name="spans")
-    start = to_datetime(spans[est.start_col], unit=est.time_unit, name=est.start_col).asi8
+    start = parse_times(spans[est.start_col], unit=est.time_unit, name=est.start_col).asi8
     if est.duration_col is not None and est.duration_col in spans.columns:
         dur = pd.to_numeric(spans[est.duration_col], errors="coerce").to_numpy(np.float64)
         dur = dur * est.duration_scale
     else:
-        end = to_datetime(spans[est.end_col], unit=est.time_unit, name=est.end_col).asi8
+        end = parse_times(spans[est.end_col], unit=est.time_unit, name=est.end_col).asi8
         dur = (end - start) / 1e9
     if est.by == "service":
         group = spans[est.service_col].astype(str).to_numpy(object)
@@ -74,10 +74,20 @@ def _prepare(spans, est):
         if est.on_invalid == "raise":
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"spans: row {i} has a negative or missing duration ({dur[i]!r} s); pass "
-                "on_invalid='drop' to set such spans aside (they are counted)."
+                f"spans: row {i} has a negative or missing duration ({dur[i]!r} s; end "
+                "before start?); pass on_invalid='drop' to set such spans aside (counted "
+                "and warned)."
             )
     return start, dur, group, err, bad
+
+
+def _warn_set_aside(who, n_bad, n_out, n_unknown=0):
+    if n_bad or n_out or n_unknown:
+        warnings.warn(
+            f"{who} set aside {n_bad} span(s) with a negative or missing duration (end "
+            f"before start), {n_out} outside the index and {n_unknown} of groups unseen in "
+            "fit.", UserWarning, stacklevel=3,
+        )
 
 
 def _group_stats(key, dur, err, n_keys):
@@ -151,8 +161,12 @@ class TraceWindowStats(TransformerMixin, BaseEstimator):
     duration_scale : float, default=1.0
         Multiplier turning ``duration_col`` into seconds (1e-6 for microseconds).
     on_invalid : {"drop", "raise"}, default="drop"
-        Spans with a negative or missing duration: set aside and counted, or raise
-        naming the row. Unparseable timestamps and missing columns always raise.
+        Spans with a negative or missing duration (end before start): set aside,
+        counted and warned about (in ``fit`` and ``transform``), or raise naming the
+        row. Unparseable timestamps, missing columns, a start far outside the other
+        starts' range, epoch numbers too large for ``time_unit`` (with a hint at the
+        unit their size suggests) and, without ``index``, more than a million windows
+        always raise, naming the rows.
 
     Attributes
     ----------
@@ -220,7 +234,8 @@ class TraceWindowStats(TransformerMixin, BaseEstimator):
         window_ns = to_ns(self.window, "window")
         step_ns = to_ns(self.step, "step") if self.step is not None else window_ns
         start, dur, group, err, bad = _prepare(spans, self)
-        index = make_index(start[~bad], step_ns, self.index)
+        index = make_index(start[~bad], step_ns, self.index, name=f"spans[{self.start_col!r}]",
+                           rows=np.flatnonzero(~bad))
         keep = ~bad
         codes, uniq = pd.factorize(pd.Series(group[keep], dtype=object), sort=True)
         uniq = np.asarray(uniq, dtype=object)
@@ -263,6 +278,7 @@ class TraceWindowStats(TransformerMixin, BaseEstimator):
         self : TraceWindowStats
         """
         out, groups, n_bad, n_out, _ = self._compute(X)
+        _warn_set_aside("TraceWindowStats.fit", n_bad, n_out)
         self.groups_ = groups
         self.n_dropped_ = n_bad
         self.n_outside_ = n_out
@@ -284,12 +300,7 @@ class TraceWindowStats(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "groups_")
         out, _, n_bad, n_out, n_unknown = self._compute(X, groups=self.groups_)
-        if n_bad or n_out or n_unknown:
-            warnings.warn(
-                f"TraceWindowStats set aside {n_bad} span(s) with an invalid duration, "
-                f"{n_out} outside the index and {n_unknown} of groups unseen in fit.",
-                UserWarning, stacklevel=2,
-            )
+        _warn_set_aside("TraceWindowStats.transform", n_bad, n_out, n_unknown)
         return out
 
     def get_feature_names_out(self, input_features=None):
@@ -340,7 +351,5 @@ def trace_window_stats(spans, **params):
     est = TraceWindowStats(**params)
     est._validate_params()
     out, _, n_bad, n_out, _ = est._compute(spans)  # one pass: fit + transform on the same spans
-    if n_bad or n_out:
-        warnings.warn(f"trace_window_stats set aside {n_bad} span(s) with an invalid duration "
-                      f"and {n_out} outside the index.", UserWarning, stacklevel=2)
+    _warn_set_aside("trace_window_stats", n_bad, n_out)
     return out
