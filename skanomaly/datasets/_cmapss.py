@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ._base import _require_file, _resolve_dir, _unknown_name_error
+from ._base import _resolve_dir, _unknown_name_error
+from ._tables import malformed_file_error, read_numeric_table
 
 __all__ = ["load_cmapss", "CMAPSS_COLUMNS"]
 
@@ -38,19 +39,36 @@ Files read from: {path}
 """
 
 
+def _non_integer_row(values):
+    """Index of the first value that is not a whole number, or None."""
+    bad = np.flatnonzero(values != np.round(values))
+    return int(bad[0]) if bad.size else None
+
+
 def _read_cmapss_table(path, what):
-    _require_file(path, what)
     # The shared train file is tab-separated with CRLF endings, the test file
     # space-separated with trailing spaces: whitespace splitting reads both.
-    frame = pd.read_csv(path, sep=r"\s+", header=None, engine="c")
-    frame = frame.dropna(axis=1, how="all")
-    if frame.shape[1] != len(CMAPSS_COLUMNS):
-        raise ValueError(
-            f"{what} {path} has {frame.shape[1]} columns; C-MAPSS tables have "
-            f"{len(CMAPSS_COLUMNS)} (unit, cycle, 3 settings, 21 sensors)."
-        )
-    frame.columns = CMAPSS_COLUMNS
+    # Every field must be a number and every line hold the 26 columns (unit,
+    # cycle, 3 settings, 21 sensors): no text column, no NaN-padded short row.
+    values = read_numeric_table(path, what, sep=None, n_fields=len(CMAPSS_COLUMNS))
+    frame = pd.DataFrame(values, columns=CMAPSS_COLUMNS)
+    for column in ("unit", "cycle"):
+        row = _non_integer_row(frame[column].to_numpy())
+        if row is not None:
+            raise malformed_file_error(
+                path, what, f"data row {row + 1} has {column} {frame[column].iloc[row]!r}, "
+                "not a whole number"
+            )
     frame = frame.astype({"unit": np.int64, "cycle": np.int64})
+    # RUL counts cycles to the unit's last row: cycles must increase within a unit.
+    unit, cycle = frame["unit"].to_numpy(), frame["cycle"].to_numpy()
+    back = np.flatnonzero((unit[1:] == unit[:-1]) & (cycle[1:] <= cycle[:-1]))
+    if back.size:
+        row = int(back[0]) + 1
+        raise malformed_file_error(
+            path, what, f"data row {row + 1}: unit {unit[row]} goes from cycle "
+            f"{cycle[row - 1]} to {cycle[row]}; cycles must increase within a unit"
+        )
     return frame
 
 
@@ -129,6 +147,10 @@ def load_cmapss(subset="FD001", data_home=None, *, rul_threshold=30, as_frame=Tr
     subset = str(subset).upper()
     if subset not in _SUBSETS:
         raise _unknown_name_error("C-MAPSS subset", subset, _SUBSETS)
+    if isinstance(rul_threshold, bool) or not isinstance(rul_threshold, (int, np.integer)):
+        raise TypeError(
+            f"rul_threshold must be a whole number of cycles; got {rul_threshold!r}."
+        )
     if rul_threshold < 0:
         raise ValueError(f"rul_threshold must be >= 0; got {rul_threshold}.")
 
@@ -141,15 +163,25 @@ def load_cmapss(subset="FD001", data_home=None, *, rul_threshold=30, as_frame=Tr
     )
     train = _read_cmapss_table(root / f"train_{subset}.txt", "C-MAPSS train file")
     test = _read_cmapss_table(root / f"test_{subset}.txt", "C-MAPSS test file")
-    rul_path = _require_file(root / f"RUL_{subset}.txt", "C-MAPSS RUL file")
-    rul_final = pd.read_csv(rul_path, sep=r"\s+", header=None, engine="c").iloc[:, 0]
-    rul_final = rul_final.to_numpy(dtype=np.int64)
+    rul_path = root / f"RUL_{subset}.txt"
+    rul_final = read_numeric_table(rul_path, "C-MAPSS RUL file", sep=None, n_fields=1)[:, 0]
+    row = _non_integer_row(rul_final)
+    if row is None and (rul_final < 0).any():
+        row = int(np.flatnonzero(rul_final < 0)[0])
+    if row is not None:
+        raise malformed_file_error(
+            rul_path, "C-MAPSS RUL file",
+            f"data row {row + 1} is {rul_final[row]!r}; a remaining useful life is a "
+            "whole number of cycles >= 0",
+        )
+    rul_final = rul_final.astype(np.int64)
 
     test_units = np.sort(test["unit"].unique())
     if rul_final.shape[0] != test_units.shape[0]:
-        raise ValueError(
-            f"RUL_{subset}.txt has {rul_final.shape[0]} values but the test file has "
-            f"{test_units.shape[0]} engines."
+        raise malformed_file_error(
+            rul_path, "C-MAPSS RUL file",
+            f"it has {rul_final.shape[0]} values but the test file has "
+            f"{test_units.shape[0]} engines (one value per test engine, in unit order)",
         )
     rul_test = pd.Series(rul_final, index=pd.Index(test_units, name="unit"), name="rul")
 

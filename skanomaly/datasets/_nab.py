@@ -8,6 +8,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ._base import _require_file, _resolve_dir, _unknown_name_error
+from ._tables import malformed_file_error
 
 __all__ = ["load_nab", "list_nab_series"]
 
@@ -66,20 +67,98 @@ def list_nab_series(data_home=None, *, group=_GROUP):
     return _names(_nab_root(data_home, group), group)
 
 
-def _load_one(root, group, name, windows_all):
-    path = _require_file(root / "data" / group / f"{name}.csv", "NAB data file")
-    frame = pd.read_csv(path, engine="c")
+def _first_bad(mask):
+    return int(np.flatnonzero(mask)[0])
+
+
+def _read_series(path):
+    """The ``timestamp,value`` table, every row a valid time and a finite number."""
+    what = "NAB data file"
+    try:
+        frame = pd.read_csv(path, engine="c", dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise malformed_file_error(path, what, "it is empty") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise malformed_file_error(path, what, f"the CSV parser said: {exc}") from None
     missing = {"timestamp", "value"} - set(frame.columns)
     if missing:
-        raise ValueError(f"NAB file {path} lacks column(s) {sorted(missing)}.")
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
-    frame = frame.set_index("timestamp")[["value"]].astype(np.float64)
+        raise malformed_file_error(
+            path, what, f"it lacks the column(s) {sorted(missing)} (header: "
+            f"{list(frame.columns)[:5]}); NAB files have a 'timestamp,value' header"
+        )
+    if frame.empty:
+        raise malformed_file_error(path, what, "it holds no rows")
+    stamps = pd.to_datetime(frame["timestamp"], errors="coerce", format="mixed")
+    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
+    # data rows are numbered from 1 after the header line
+    if stamps.isna().any():
+        row = _first_bad(stamps.isna().to_numpy())
+        raise malformed_file_error(
+            path, what, f"data row {row + 1} has timestamp {frame['timestamp'].iloc[row]!r}, "
+            "not a date and time"
+        )
+    if not np.isfinite(values).all():
+        row = _first_bad(~np.isfinite(values))
+        raise malformed_file_error(
+            path, what, f"data row {row + 1} has value {frame['value'].iloc[row]!r}, not a "
+            "finite number"
+        )
+    ts = stamps.to_numpy()
+    # NAB itself repeats a timestamp now and then (clock changes); going back is an error
+    if ts.shape[0] > 1 and (ts[1:] < ts[:-1]).any():
+        row = _first_bad(ts[1:] < ts[:-1]) + 1
+        raise malformed_file_error(
+            path, what, f"data row {row + 1} ({stamps.iloc[row]}) comes before the row "
+            f"before it ({stamps.iloc[row - 1]}); timestamps must not go back"
+        )
+    return pd.DataFrame({"value": values}, index=pd.DatetimeIndex(stamps, name="timestamp"))
+
+
+def _read_windows_json(path):
+    """``labels/combined_windows.json``: a mapping of series keys to [start, end] pairs."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            windows_all = json.load(fh)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise malformed_file_error(path, "NAB windows file", f"not valid JSON ({exc})") from None
+    if not isinstance(windows_all, dict):
+        raise malformed_file_error(
+            path, "NAB windows file", f"its top level is a {type(windows_all).__name__}; NAB "
+            "labels map 'group/name.csv' to a list of [start, end] windows"
+        )
+    return windows_all
+
+
+def _parse_windows(raw, key, path):
+    """``[[start, end], ...]`` of one series into checked Timestamp pairs."""
+    def bad(detail):
+        return malformed_file_error(path, "NAB windows file", f"the entry {key!r} {detail}")
+
+    if not isinstance(raw, list):
+        raise bad(f"is a {type(raw).__name__}, not a list of [start, end] windows")
+    windows = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise bad(f"has window {i} = {pair!r}; each window is [start, end]")
+        try:
+            start, end = pd.Timestamp(pair[0]), pd.Timestamp(pair[1])
+        except (TypeError, ValueError):
+            raise bad(f"has window {i} = {pair!r}, whose bounds are not dates and times") from None
+        if pd.isna(start) or pd.isna(end) or start > end:
+            raise bad(f"has window {i} = {pair!r}; a window needs start <= end")
+        windows.append((start, end))
+    return windows
+
+
+def _load_one(root, group, name, windows_all, windows_path):
+    path = _require_file(root / "data" / group / f"{name}.csv", "NAB data file")
+    frame = _read_series(path)
 
     key = f"{group}/{name}.csv"
     raw = windows_all.get(key)
     if raw is None:
-        raise ValueError(f"labels/combined_windows.json has no entry for {key!r}.")
-    windows = [(pd.Timestamp(s), pd.Timestamp(e)) for s, e in raw]
+        raise malformed_file_error(windows_path, "NAB windows file", f"it has no entry for {key!r}")
+    windows = _parse_windows(raw, key, windows_path)
 
     ts = frame.index.to_numpy()
     y = np.zeros(len(frame), dtype=np.int8)
@@ -155,11 +234,10 @@ def load_nab(name=None, data_home=None, *, group=_GROUP):
     root = _nab_root(data_home, group)
     available = _names(root, group)
     windows_path = _require_file(root / "labels" / "combined_windows.json", "NAB windows file")
-    with open(windows_path, encoding="utf-8") as fh:
-        windows_all = json.load(fh)
+    windows_all = _read_windows_json(windows_path)
 
     if name is None:
-        series = {n: _load_one(root, group, n, windows_all) for n in available}
+        series = {n: _load_one(root, group, n, windows_all, windows_path) for n in available}
         descr = (
             f"NAB {group}: {len(series)} series, "
             f"{sum(len(b.windows) for b in series.values())} anomaly windows.\n"
@@ -174,4 +252,4 @@ def load_nab(name=None, data_home=None, *, group=_GROUP):
         name = name[:-4]
     if name not in available:
         raise _unknown_name_error("NAB series", name, available)
-    return _load_one(root, group, name, windows_all)
+    return _load_one(root, group, name, windows_all, windows_path)

@@ -16,13 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ._base import (
-    _read_numeric_table,
-    _require_file,
-    _resolve_dir,
-    _unknown_name_error,
-    label_segments,
-)
+from ._base import _require_file, _resolve_dir, _unknown_name_error, label_segments
+from ._tables import malformed_file_error, read_numeric_table
 
 __all__ = [
     "load_smd",
@@ -170,11 +165,15 @@ def _load_layout(dataset, entity, data_home, as_frame, return_X_y):
     if entity not in available:
         raise _unknown_name_error(kind, entity, available)
 
-    X_train = _read_numeric_table(root / "train" / f"{entity}.txt", what=f"{human} train file")
-    X_test = _read_numeric_table(root / "test" / f"{entity}.txt", what=f"{human} test file")
-    y_test = _read_numeric_table(
-        root / "test_label" / f"{entity}.txt", dtype=np.int64, what=f"{human} test_label file"
-    ).ravel()
+    X_train = read_numeric_table(
+        root / "train" / f"{entity}.txt", f"{human} train file", dtype=np.float32
+    )
+    X_test = read_numeric_table(
+        root / "test" / f"{entity}.txt", f"{human} test file", dtype=np.float32,
+        n_fields=X_train.shape[1],
+    )
+    label_path = root / "test_label" / f"{entity}.txt"
+    y_test = read_numeric_table(label_path, f"{human} test_label file", n_fields=1).ravel()
 
     if X_train.shape[1] != X_test.shape[1]:
         raise ValueError(
@@ -186,16 +185,25 @@ def _load_layout(dataset, entity, data_home, as_frame, return_X_y):
             f"{human} {kind} {entity}: test_label has {y_test.shape[0]} rows but test has "
             f"{X_test.shape[0]}."
         )
-    if not np.isin(y_test, (0, 1)).all():
-        raise ValueError(f"{human} {kind} {entity}: test_label holds values other than 0/1.")
+    bad = np.flatnonzero(~np.isin(y_test, (0, 1)))
+    if bad.size:
+        raise malformed_file_error(
+            label_path, f"{human} test_label file",
+            f"{bad.size} value(s) are not 0 or 1 (first {y_test[bad[0]]:g} on data row "
+            f"{bad[0] + 1})",
+        )
     y_test = y_test.astype(np.int8)
 
     interp_path = root / "interpretation_label" / f"{entity}.txt"
     if interp_path.is_file():
-        interpretation = _align_to_labels(
-            parse_interpretation_label(interp_path.read_text(encoding="utf-8").splitlines()),
-            y_test,
-        )
+        try:
+            lines = interp_path.read_text(encoding="utf-8").splitlines()
+            parsed = parse_interpretation_label(lines)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise malformed_file_error(
+                interp_path, f"{human} interpretation_label file", str(exc).rstrip(".")
+            ) from None
+        interpretation = _align_to_labels(parsed, y_test)
     else:
         interpretation = None
 
