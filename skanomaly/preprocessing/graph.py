@@ -11,12 +11,11 @@ from scipy.stats import rankdata
 
 from .align import MODALITIES
 
-__all__ = ["EDGE_TYPES", "discretize", "nmi_matrix", "relation_graph"]
+__all__ = ["EDGE_TYPES", "discretize", "edge_type_stack", "nmi_matrix", "relation_graph"]
 
 #: The six edge types of AnoFusion's heterogeneous graph.
 EDGE_TYPES = ("metric-metric", "log-log", "trace-trace", "metric-log", "metric-trace",
               "log-trace")
-
 
 def discretize(X, n_bins=10, strategy="quantile"):
     """Integer codes in ``[0, n_bins)`` per column.
@@ -167,3 +166,48 @@ def relation_graph(X, modality, *, n_bins=10, strategy="quantile", average="arit
         out[et] = pd.DataFrame(nmi[np.ix_(ia, ib)], index=[names[i] for i in ia],
                                columns=[names[i] for i in ib])
     return out
+
+
+def edge_type_stack(X, modality, *, n_bins=10, threshold=0.0):
+    """AnoFusion's adjacency stack: one NMI matrix per edge type over all channels.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_steps, n_channels)
+        Aligned channels (the training part only: a graph measured on the
+        data being scored would leak it, the official code's test-time graph).
+    modality : array-like of shape (n_channels,)
+        ``"metric"``, ``"log"`` or ``"trace"`` per channel.
+    n_bins : int, default=10
+        Quantile bins per channel (see :func:`nmi_matrix`).
+    threshold : float, default=0.0
+        Relations weaker than this NMI are set to 0.
+
+    Returns
+    -------
+    stack : ndarray of shape (6, n_channels, n_channels), dtype float32
+        Entry ``[k, i, j]`` is the NMI of channels ``i`` and ``j`` when their
+        modalities form edge type ``EDGE_TYPES[k]`` (in either order), else 0;
+        no self-loops.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skanomaly.preprocessing import edge_type_stack
+    >>> x = np.arange(100.0)
+    >>> stack = edge_type_stack(np.c_[x, x ** 2, -x], ["metric", "metric", "log"], n_bins=4)
+    >>> stack.shape, float(stack[0, 0, 1]), float(stack[3, 2, 0])
+    ((6, 3, 3), 1.0, 1.0)
+    """
+    modality = np.asarray(modality, dtype=object)
+    blocks = relation_graph(X, modality, n_bins=n_bins)
+    n = modality.shape[0]
+    stack = np.zeros((len(EDGE_TYPES), n, n), dtype=np.float32)
+    for k, edge_type in enumerate(EDGE_TYPES):  # six blocks, not channel pairs
+        a, b = edge_type.split("-")
+        rows, cols = np.flatnonzero(modality == a), np.flatnonzero(modality == b)
+        block = blocks[edge_type].to_numpy()
+        stack[k][np.ix_(rows, cols)] = block
+        stack[k][np.ix_(cols, rows)] = block.T
+    stack[stack < threshold] = 0.0
+    return stack
