@@ -58,7 +58,7 @@ def test_columns_stable_named_and_finite():
     # new data: a pod gone, an unseen pod, no spans at all
     new = _raw(n=20, seed=1, pods=(API, "new-5f55b6cf68-abcde"))
     new["spans"] = new["spans"].iloc[:0]
-    with pytest.warns(UserWarning, match="unseen in fit.*new"):
+    with pytest.warns(UserWarning, match="unseen in.*fit.*new"):
         out = tc.transform(new)
     assert list(out.columns) == list(names) and out.shape[0] == 20
     assert np.isfinite(out.to_numpy()).all()
@@ -230,3 +230,15 @@ def test_gridsearch_splits_raw_telemetry_by_bin():
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     best = pickle.loads(pickle.dumps(search.best_estimator_))
     assert best.decision_function(frames[40:]).shape == (20,)
+
+
+def test_channel_without_training_values_left_out_with_warning():
+    raw = _raw(n=10)
+    raw["metrics"][f"{CART}__mem"] = np.nan
+    tc = TelemetryChannels(log_channels=None)
+    with pytest.warns(UserWarning, match=r"1 channel\(s\) hold no value.*metric__cart__mem"):
+        tc.fit(raw)
+    assert "metric__cart__mem" not in tc.get_feature_names_out()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, in fit
+        tc.transform(raw)

@@ -451,11 +451,12 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
 
     def _in_scope(self, services):
         """Mask of rows whose service (either end for a caller->callee edge) is in scope."""
-        services = np.asarray(services, dtype=object)
         if self.scope is None:
             return np.ones(len(services), dtype=bool)
         scope = {self.scope} if isinstance(self.scope, str) else set(map(str, self.scope))
-        return np.array([bool(scope & set(str(s).split("->"))) for s in services], dtype=bool)
+        codes, uniq = pd.factorize(pd.Series(services, dtype=object).astype(str))
+        hit = np.array([bool(scope & set(u.split("->"))) for u in uniq], dtype=bool)
+        return hit[codes] if len(codes) else np.zeros(0, dtype=bool)
 
     def _metric_columns(self, metrics):
         """Per metrics column: channel name, service, modality."""
@@ -476,7 +477,8 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         chan, svc, mod = self._metric_columns(df)
         keep = self._in_scope(svc) & np.isin(mod, self.modalities_)
         if not fitting:
-            notes["unseen"]["metric"] = sorted(set(chan[keep]) - set(self.feature_names_out_))
+            notes["unseen"]["metric"] = sorted(set(chan[keep]) - set(self.feature_names_out_)
+                                               - self._empty_in_fit)
         if not keep.any():
             return None
         pos = frames.bin_positions(frames._times["metrics"])
@@ -623,6 +625,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         table = table.ffill()
         if fitting:
             empty = table.isna().all().to_numpy()
+            self._empty_in_fit = set(table.columns[empty])
             if empty.any():
                 warnings.warn(f"TelemetryChannels: {int(empty.sum())} channel(s) hold no value "
                               f"in the training data and are left out: "
@@ -737,8 +740,8 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         table = self._table(frames, False, notes)
         unseen = {m: v for m, v in notes["unseen"].items() if v}
         if unseen:
-            warnings.warn(f"TelemetryChannels: X has data of entities unseen in fit, left "
-                          f"out: {unseen}.", UserWarning, stacklevel=2)
+            warnings.warn(f"TelemetryChannels: X has data of channels or entities unseen in "
+                          f"fit, left out: {unseen}.", UserWarning, stacklevel=2)
         return table
 
     def get_feature_names_out(self, input_features=None):
