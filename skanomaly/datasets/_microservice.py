@@ -76,11 +76,11 @@ def _build_system(n_services, rng):
     calls = np.zeros((n_services, n_services))  # calls[p, c]: calls to c per request of p
     for c in range(1, n_services):
         parent = rng.randint(max(0, c - 3), c)  # recent parents give the graph depth
-        calls[parent, c] = rng.uniform(0.5, 1.5)
-        if c > 1 and rng.rand() < 0.3:
+        calls[parent, c] = rng.uniform(0.4, 1.2)
+        if c > 1 and rng.rand() < 0.25:
             other = rng.randint(0, c)
             if other != parent:
-                calls[other, c] = rng.uniform(0.3, 1.0)
+                calls[other, c] = rng.uniform(0.2, 0.6)
     S = n_services
     sysd = Bunch(
         services=names, pods=pods, calls=calls,
@@ -112,7 +112,7 @@ def _expected(sysd, drivers, mods):
     cpu = sysd.cpu_idle + sysd.cpu_load * rate / mean_rate + mods.cpu_add
     rho = np.clip(cpu / sysd.cpu_limit, 0, 0.95)
     own = sysd.lat_base * (1 + 0.8 * rho / (1 - rho))
-    own = np.maximum(own, mods.own_floor) + mods.delay
+    own = own + mods.delay
     lat = own.copy()
     err_own = sysd.err_base + mods.err_add
     err = err_own.copy()
@@ -122,18 +122,21 @@ def _expected(sysd, drivers, mods):
             lat[:, p] += lat[:, kids] @ calls[p, kids]
             keep = np.prod(1 - 0.5 * np.minimum(calls[p, kids], 1) * err[:, kids], axis=1)
             err[:, p] = 1 - (1 - err[:, p]) * keep
+        # a latency floor (latency_throughput_break) is time the pod spends itself
+        extra = np.maximum(mods.lat_floor[:, p] - lat[:, p], 0)
+        own[:, p] += extra
+        lat[:, p] += extra
     mem = sysd.mem_base * (1 + 0.1 * (rate / mean_rate - 1)) * drivers.mem_noise + mods.mem_add
-    rx = rate * 60 * (sysd.req_bytes + calls @ sysd.resp_bytes) + mods.rx_add
-    tx = rate * 60 * (sysd.resp_bytes + calls @ sysd.req_bytes) + mods.tx_add
+    rx = rate * 60 * (sysd.req_bytes + calls @ sysd.resp_bytes)
+    tx = rate * 60 * (sysd.resp_bytes + calls @ sysd.req_bytes)
     return Bunch(rate=rate, cpu=cpu, own=own, lat=lat, err=np.clip(err, 0, 1),
                  err_own=np.clip(err_own, 0, 1), mem=mem, rx=rx, tx=tx)
 
 
 def _no_mods(n, S):
     z = np.zeros((n, S))
-    return Bunch(rate_mult=np.ones((n, S)), cpu_add=z.copy(), own_floor=z.copy(),
-                 delay=z.copy(), err_add=z.copy(), mem_add=z.copy(), rx_add=z.copy(),
-                 tx_add=z.copy(), gc=z.copy(), mix=[])
+    return Bunch(rate_mult=np.ones((n, S)), cpu_add=z.copy(), lat_floor=z.copy(),
+                 delay=z.copy(), err_add=z.copy(), mem_add=z.copy(), gc=z.copy(), mix=[])
 
 
 def _schedule(n_minutes, n_train, n_faults, types, duration, gap, S, rng):
@@ -174,19 +177,18 @@ def _apply_faults(schedule, normal, sysd, mods, rng):
         elif kind == "exception_burst":
             mods.err_add[sl, j] += rng.uniform(0.05, 0.2) * ramp(m)
         elif kind == "log_mix_shift":
-            mods.mix.append((s, e, j, rng.uniform(1.8, 2.6)))
+            mods.mix.append((s, e, j, rng.uniform(0.5, 0.8)))
         elif kind == "latency_throughput_break":
             lo_rate = np.quantile(normal.rate[:, j], 0.02)
             mult = np.maximum(rng.uniform(0.6, 0.75), lo_rate / normal.rate[sl, j])
             mods.rate_mult[sl, j] = np.minimum(mult, 1.0)
-            hi_own = np.quantile(normal.own[:, j], 0.98)
-            mods.own_floor[sl, j] = np.minimum(normal.own[sl, j] * rng.uniform(1.3, 1.8),
-                                               hi_own)
+            hi_lat = np.quantile(normal.lat[:, j], 0.98)
+            mods.lat_floor[sl, j] = np.minimum(normal.lat[sl, j] * rng.uniform(1.3, 1.8),
+                                               hi_lat)
         else:  # joint_drift: towards the middle of each channel's range, clipped to it
             step = (1.0 if normal.rate[s, j] < median_rate[j] else -1.0) * rng.uniform(
                 0.25, 0.4) * ramp(m)
-            for key, add in (("cpu", "cpu_add"), ("mem", "mem_add"), ("rx", "rx_add"),
-                             ("tx", "tx_add")):
+            for key, add in (("cpu", "cpu_add"), ("mem", "mem_add")):
                 ref = getattr(normal, key)[:, j]
                 lo, hi = np.quantile(ref, [0.01, 0.99])
                 swing = np.quantile(ref, 0.95) - np.quantile(ref, 0.05)
@@ -205,8 +207,9 @@ def _fill(template, values):
     return out
 
 
-def _fmt(fmt, x):
-    return np.char.mod(fmt, x).astype(object)
+def _ints(x):
+    """Integers -> object array of their decimal strings."""
+    return np.array(list(map(str, np.asarray(x).tolist())), dtype=object)
 
 
 def _line_values(template, minute, lat_ms, rng):
@@ -214,21 +217,20 @@ def _line_values(template, minute, lat_ms, rng):
     k = len(minute)
     vals = {"_": np.empty(k, dtype=object)}
     if "<ID>" in template:
-        vals["ID"] = _fmt("%d", rng.randint(10_000, 10_000_000, size=k))
+        vals["ID"] = _ints(rng.randint(10_000, 10_000_000, size=k))
     if "<UUID>" in template:
-        vals["UUID"] = _fmt("%08x", rng.randint(0, 2**31 - 1, size=k)) + "-" + _fmt(
-            "%08x", rng.randint(0, 2**31 - 1, size=k))
+        vals["UUID"] = _hex_ids(rng, k, 16)
     if "<IP>" in template:
-        a = rng.randint(0, 256, size=(3, k))
-        vals["IP"] = "10." + _fmt("%d", a[0]) + "." + _fmt("%d", a[1]) + "." + _fmt("%d", a[2])
+        vals["IP"] = "10." + _ints(rng.randint(0, 256, size=k)) + "." + _ints(
+            rng.randint(0, 256, size=k)) + "." + _ints(rng.randint(0, 256, size=k))
     if "<PORT>" in template:
-        vals["PORT"] = _fmt("%d", rng.randint(8000, 9000, size=k))
+        vals["PORT"] = _ints(rng.randint(8000, 9000, size=k))
     if "<INT>" in template:
-        vals["INT"] = _fmt("%d", rng.randint(1, 500, size=k))
+        vals["INT"] = _ints(rng.randint(1, 500, size=k))
     if "<USER>" in template:
-        vals["USER"] = "user" + _fmt("%d", rng.randint(1, 50_000, size=k))
+        vals["USER"] = "user" + _ints(rng.randint(1, 50_000, size=k))
     if "<MS>" in template:
-        vals["MS"] = _fmt("%.1f", lat_ms[minute] * rng.lognormal(0, 0.3, size=k))
+        vals["MS"] = _ints(np.ceil(lat_ms[minute] * rng.lognormal(0, 0.3, size=k)).astype(int))
     del vals["_"]
     if not vals:
         vals["_"] = np.full(k, "", dtype=object)
@@ -259,19 +261,23 @@ def _log_counts(j, tpl, state, normal, mods, mean_lines, delay_seen):
     volume = mean_lines * state.rate[:, j] / normal.rate[:, j].mean()
     w = np.tile(tpl.weights, (n, 1))
     base_vol = mean_lines * normal.rate[:, j] / normal.rate[:, j].mean()
-    for s, e, jj, factor in mods.mix:
+    for s, e, jj, frac in mods.mix:
         if jj != j:
             continue
-        # a mid-frequency template gains (or loses) share; bounded to its count range
-        k = int(np.argmin(np.abs(tpl.weights - 0.12)))
-        lo, hi = np.quantile(base_vol * tpl.weights[k], [0.02, 0.98])
-        now = volume[s:e] * tpl.weights[k]
-        f = np.clip(factor, lo / now, hi / now)
-        f = np.where(f < 1.15, np.clip(1 / factor, lo / now, hi / now), f)
-        wk = tpl.weights[k] * f
-        rest = (1 - wk) / (1 - tpl.weights[k])
-        w[s:e] *= rest[:, None]
-        w[s:e, k] = wk
+        # share moves from the most common template a to another one b (a path switch,
+        # e.g. cache hits turning into misses), bounded so that both counts stay within
+        # their normal range (Poisson: up to 2.33 standard deviations past the extremes)
+        a = int(np.argmax(tpl.weights))
+        b = next(int(i) for i in np.argsort(np.abs(tpl.weights - 0.12)) if i != a)
+        lam_a, lam_b = base_vol * tpl.weights[a], base_vol * tpl.weights[b]
+        hi_b = lam_b.max() + 2.33 * np.sqrt(lam_b.max())
+        lo_a = max(lam_a.min() - 2.33 * np.sqrt(lam_a.min()), 0.0)
+        vol = volume[s:e]
+        moved = np.minimum(frac * tpl.weights[a], np.minimum(
+            hi_b / vol - tpl.weights[b], tpl.weights[a] - lo_a / vol))
+        moved = np.maximum(moved, 0)
+        w[s:e, a] -= moved
+        w[s:e, b] += moved
     lat_ratio = state.lat[:, j] / np.median(normal.lat[:, j])
     templates = list(tpl.normal) + [tpl.slow, tpl.warn, tpl.gc] + tpl.errors + [tpl.stack]
     err = state.err[:, j]
@@ -316,11 +322,10 @@ def _make_logs(sysd, state, normal, mods, mean_lines, start_ns, rng):
         "service": services[svc[order]], "message": message[order]})
 
 
-def _hex_ids(rng, k, n_parts):
-    out = _fmt("%08x", rng.randint(0, 2**31 - 1, size=k))
-    for _ in range(n_parts - 1):
-        out = out + _fmt("%08x", rng.randint(0, 2**31 - 1, size=k))
-    return out
+def _hex_ids(rng, k, width):
+    """``k`` random lowercase hex strings of ``width`` (even) characters."""
+    raw = rng.bytes(k * width // 2).hex().encode("ascii")
+    return np.frombuffer(raw, dtype=f"S{width}").astype(f"U{width}").astype(object)
 
 
 def _make_spans(sysd, state, traces_per_minute, start_ns, rng):
@@ -375,10 +380,10 @@ def _make_spans(sysd, state, traces_per_minute, start_ns, rng):
     for c in range(1, S):
         a, b = blocks[c]
         trace_root[a:b] = trace_root[parent[a:b]]
-    trace_ids = _hex_ids(rng, int(roots.sum()), 4)
+    trace_ids = _hex_ids(rng, int(roots.sum()), 32)
     root_pos = np.full(N, -1)
     root_pos[np.flatnonzero(roots)] = np.arange(roots.sum())
-    span_ids = _hex_ids(rng, N, 2)
+    span_ids = _hex_ids(rng, N, 16)
     ops = np.array([f"{'GET' if rng.rand() < 0.6 else 'POST'} /api/v1/{r}" for r in sysd.resource],
                    dtype=object)
     pods, services = np.array(sysd.pods, dtype=object), np.array(sysd.services, dtype=object)
@@ -441,8 +446,8 @@ def make_microservice_telemetry(
     n_train_minutes=2880,
     fault_duration=(5, 30),
     min_gap=30,
-    log_lines_per_minute=20,
-    traces_per_minute=10,
+    log_lines_per_minute=30,
+    traces_per_minute=5,
     start="2024-01-01",
     random_state=None,
 ):
@@ -480,14 +485,16 @@ def make_microservice_telemetry(
     and three cross-modal faults, each keeping every channel inside its normal range
     (the range the channel takes over the fault-free series):
 
-    - ``"log_mix_shift"``: one of the service's normal templates (the one whose share is
-      nearest 12 %) becomes 1.8-2.6x more (or less) frequent at the expense of the others, at unchanged log volume,
-      bounded so the template's count stays within its normal 2-98 % range;
+    - ``"log_mix_shift"``: 50-80 % of the share of the service's most common template
+      moves to another normal template (a code-path switch, like cache hits turning
+      into misses) at unchanged log volume, bounded so that both templates' counts stay
+      within their normal range (the extremes of their expected count, plus 2.33 Poisson
+      standard deviations);
     - ``"latency_throughput_break"``: the service's load falls to 60-75 % (not below its
-      normal 2 % quantile) while its own latency rises 1.3-1.8x (not above its normal
-      98 % quantile), the opposite of their normal relation;
-    - ``"joint_drift"``: CPU, memory and network traffic of the pod move together by
-      25-40 % of their daily swing (towards the middle of their range, clipped to their
+      normal 2 % quantile) while its latency rises 1.3-1.8x (not above its normal 98 %
+      quantile), the opposite of their normal relation;
+    - ``"joint_drift"``: CPU and memory of the pod (and, through CPU, its latency) move
+      together by 25-40 % of their daily swing (towards the middle of their range, clipped to their
       normal 1-99 % range), with no change in load.
 
     All effects ramp up over the first 3 minutes (the memory leak over its whole span).
@@ -509,10 +516,10 @@ def make_microservice_telemetry(
         Inclusive range of fault durations in minutes.
     min_gap : int, default=30
         Minimum number of normal minutes between two faults.
-    log_lines_per_minute : int, default=20
+    log_lines_per_minute : int, default=30
         Mean number of log lines per pod and minute over the series (busier services log
         more; volume follows load).
-    traces_per_minute : int, default=10
+    traces_per_minute : int, default=5
         Mean number of traced requests per minute (a fixed fraction of the frontend's
         requests, so it follows load); every trace has spans on the services it reaches.
     start : str or Timestamp, default="2024-01-01"
@@ -574,7 +581,7 @@ def make_microservice_telemetry(
     start_ns = start_ts.as_unit("ns").value
     t_day = (np.arange(n) + (start_ns // _MINUTE_NS)) % 1440 / 1440.0
     shape = 0.3 + 0.7 * (0.5 - 0.5 * np.cos(2 * np.pi * (t_day - rng.uniform(3, 5) / 24)))
-    front = rng.uniform(30, 60) * shape * np.exp(_ar1(rng, n, 1, 1 - 1 / 240, 0.05)[:, 0])
+    front = rng.uniform(30, 60) * shape * np.exp(_ar1(rng, n, 1, 1 - 1 / 240, 0.04)[:, 0])
     drivers = Bunch(front=front, own_noise=np.exp(_ar1(rng, n, S, 0.95, 0.03)),
                     mem_noise=np.exp(_ar1(rng, n, S, 0.99, 0.02)))
     drivers.mean_rate = np.ones(S)
