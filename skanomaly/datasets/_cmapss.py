@@ -56,7 +56,7 @@ def _read_cmapss_table(path, what):
         row = _non_integer_row(frame[column].to_numpy())
         if row is not None:
             raise malformed_file_error(
-                path, what, f"data row {row + 1} has {column} {frame[column].iloc[row]!r}, "
+                path, what, f"data row {row + 1} has {column} {float(frame[column].iloc[row])!r}, "
                 "not a whole number"
             )
     frame = frame.astype({"unit": np.int64, "cycle": np.int64})
@@ -171,7 +171,7 @@ def load_cmapss(subset="FD001", data_home=None, *, rul_threshold=30, as_frame=Tr
     if row is not None:
         raise malformed_file_error(
             rul_path, "C-MAPSS RUL file",
-            f"data row {row + 1} is {rul_final[row]!r}; a remaining useful life is a "
+            f"data row {row + 1} is {float(rul_final[row])!r}; a remaining useful life is a "
             "whole number of cycles >= 0",
         )
     rul_final = rul_final.astype(np.int64)
