@@ -242,3 +242,12 @@ def test_channel_without_training_values_left_out_with_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said once, in fit
         tc.transform(raw)
+
+
+def test_safe_persistence(tmp_path):
+    from skanomaly.persistence import load, save
+
+    raw = _raw(n=20)
+    tc = TelemetryChannels(max_log_channels=3).fit(raw)
+    save(tc, tmp_path / "tc.npz")
+    pd.testing.assert_frame_equal(load(tmp_path / "tc.npz").transform(raw), tc.transform(raw))

@@ -513,8 +513,10 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         if fitting:
             self._fit_log_channels(ent, ids)
         label = f"{self.log_parser_.get_feature_names_out()[0]}_"
+        keys = pd.MultiIndex.from_arrays([[e for e, _ in self._log_keys],
+                                          np.array([i for _, i in self._log_keys], np.int64)])
         pairs = pd.MultiIndex.from_arrays([ent.astype(str), ids.astype(np.int64)])
-        col = self._log_keys.get_indexer(pairs)
+        col = keys.get_indexer(pairs)
         other = pd.Index(self._log_entities).get_indexer(ent.astype(str))
         col = np.where(col >= 0, col, np.where(other >= 0, len(self._log_keys) + other, -1))
         notes["unseen"]["log"] = sorted(set(ent[other < 0]))
@@ -549,9 +551,8 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         for e, grp in counts.groupby(level=0, sort=True):
             top = grp.droplevel(0).sort_index().sort_values(ascending=False, kind="stable")
             kept = top.index[:n_keep] if n_keep is not None else top.index
-            keys += [(e, int(i)) for i in sorted(kept)]
-        self._log_keys = pd.MultiIndex.from_tuples(keys, names=["entity", "id"]) if keys else \
-            pd.MultiIndex.from_arrays([np.array([], object), np.array([], np.int64)])
+            keys += [(str(e), int(i)) for i in sorted(kept)]
+        self._log_keys = keys  # plain (entity, id) pairs: saved by skanomaly.persistence
         self._log_entities = sorted(set(ent.astype(str)))
 
     def _trace_block(self, frames, fitting, notes):
