@@ -32,18 +32,33 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
+from skorch.utils import to_tensor
 
-from .nets import BatchIterator, ELBOLoss, VAENet
+from .batching import BatchLoader
+from .nets import ELBOLoss, VAENet
 from .thresholds import PercentileThreshold
-from .utils._compat import HasMethods, Interval
+from .utils._compat import HasMethods, Interval, fit_context
+from .utils._validation import as_float32_tensor, n_rows, take_rows
 
-__all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES"]
+__all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES", "NET_PARAM_NAMES"]
 
 #: Prefixes of the skorch parameters a detector forwards to its net.
 NET_PARAM_PREFIXES = (
     "module__", "optimizer__", "criterion__", "iterator_train__", "iterator_valid__",
-    "callbacks__",
+    "callbacks__", "compile__",
 )
+#: skorch net parameters without a prefix that a detector forwards as well
+#: (``compile=True`` compiles the module with ``torch.compile``).
+NET_PARAM_NAMES = ("compile",)
+
+# Smallest per-channel error scale, as a fraction of the mean one: a channel
+# the model reconstructs (or forecasts) perfectly on held-out data, e.g. one
+# that was constant in training, would otherwise get an infinite weight.
+_SCALE_FLOOR = 0.01
+
+
+def _is_net_param(name):
+    return name in NET_PARAM_NAMES or name.startswith(NET_PARAM_PREFIXES)
 
 
 def resolve_device(device):
@@ -59,46 +74,54 @@ def resolve_device(device):
     return device
 
 
-def as_float32_tensor(array, device):
-    """A float32 tensor on ``device`` from an array, copying read-only input.
-
-    ``torch.from_numpy`` shares memory, so a read-only array (a memmap, a
-    broadcast view) is copied first rather than exposed writable to torch.
-    """
-    array = np.require(array, dtype=np.float32, requirements=["C", "W"])
-    return torch.from_numpy(array).to(device)
-
-
 class BaseDeepDetector(OutlierMixin, BaseEstimator):
     """Base class of skanomaly's deep detectors.
 
     Subclasses define ``__init__`` with explicit keyword parameters and a
     trailing ``**kwargs`` passed to :meth:`_store_net_params`, plus the hooks
-    below. Everything else (parameter handling, the training loop through
-    skorch, seeding, early stopping, threshold calibration, the scoring
+    below. Everything else (parameter handling, the held-out split, the
+    training loop through skorch, seeding, early stopping, per-channel error
+    scales, the chunked scoring loop, threshold calibration, the scoring
     methods) lives here so every detector behaves the same.
 
     Notes
     -----
-    Hooks a subclass implements:
+    Hooks a subclass implements, one job each, called by ``fit`` in this order:
 
-    _validate_fit_input(X) / _validate_score_input(X)
-        Check ``X`` and return it in the detector's internal form.
-    _split(data)
-        ``(train_part, calibration_part)``; the calibration part may be None.
+    _validate_fit_input(X)
+        Check ``X`` and return it in the detector's internal form (an array
+        or a dict of arrays, one row per sample). Sets only what describes
+        the input's layout (``n_features_in_``, ``feature_names_in_``, a
+        shape); no other fitted state.
+    _held_out_unit(data)
+        Optional: ``(rows, noun)``, the fewest rows a part may hold (a window
+        of time steps) and what a row is, for the row-wise split. Default
+        ``(1, "sample(s)")``.
+    _held_out_part(data, start)
+        Optional: the calibration part from row ``start`` on. Default: those
+        rows; a forecaster adds context rows before them.
+    _fit_data_state(data, train_part)
+        Optional: fitted state that depends on the data (a value range, a
+        relation graph, resolved modalities). Default: none.
+    _check_before_training(train_part, calibration_part, thresholder)
+        Optional: refuse a setting that cannot work (a part missing a
+        modality, too few calibration scores for the thresholder) before any
+        training. Default: no check.
     _make_dataset(part, device)
-        A dataset with ``get_batch`` for :class:`~skanomaly.nets.BatchIterator`.
+        A dataset of :mod:`skanomaly.batching` (``__getitems__``, ``device``).
     _module_class() / _module_params(data)
         The torch module and its constructor arguments.
-    _anomaly_scores(data)
-        One anomaly score per input row (higher = more anomalous).
-    _criterion() / _calibrate(data)
-        Optional: the loss class and its parameters; statistics fitted on the
-        calibration part, returning its anomaly scores for the threshold.
-    _net_class()
-        Optional: the skorch net class, :class:`~skanomaly.nets.VAENet` by
-        default (the target is the input); forecasting detectors return
-        :class:`~skanomaly.nets.ForecastNet`.
+    _criterion() / _net_class()
+        Optional: the loss class and its parameters (default
+        :class:`~skanomaly.nets.ELBOLoss` with ``beta``); the skorch net class
+        (default :class:`~skanomaly.nets.VAENet`).
+    _calibrate(part)
+        Optional: statistics fitted on the calibration part (e.g. channel
+        scales with :meth:`_fit_channel_scale`); returns its anomaly scores.
+    _channel_scores(data) / _anomaly_scores(data)
+        Per-channel contributions and one anomaly score per input row
+        (higher = more anomalous); both run the network through
+        :meth:`_scoring_batches`.
     """
 
     #: Constraints of the parameters every detector shares; subclasses extend it.
@@ -135,14 +158,37 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         )
 
     def get_params(self, deep=True):
-        """Get parameters, the forwarded skorch ``prefix__name`` ones included."""
+        """Get parameters, the forwarded skorch ``prefix__name`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained estimators (the thresholder).
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=deep)
         params.update({k: getattr(self, k) for k in self._net_param_names()})
         return params
 
     def set_params(self, **params):
-        """Set parameters; ``module__*``, ``optimizer__*``, ... are forwarded to the net."""
-        net_params = {k: v for k, v in params.items() if k.startswith(NET_PARAM_PREFIXES)}
+        """Set parameters; ``module__*``, ``optimizer__*``, ... are forwarded to the net.
+
+        Parameters
+        ----------
+        **params : dict
+            Detector parameters, ``threshold__*`` parameters of the
+            thresholder and forwarded skorch parameters.
+
+        Returns
+        -------
+        self : object
+            The detector.
+        """
+        net_params = {k: v for k, v in params.items() if _is_net_param(k)}
         for key, value in net_params.items():
             setattr(self, key, value)
         rest = {k: v for k, v in params.items() if k not in net_params}
@@ -158,11 +204,12 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
 
     def _checked_net_params(self):
         params = {k: getattr(self, k) for k in self._net_param_names()}
-        unknown = [k for k in params if not k.startswith(NET_PARAM_PREFIXES)]
+        unknown = [k for k in params if not _is_net_param(k)]
         if unknown:
             raise ValueError(
                 f"Unknown parameter(s) {unknown} for {type(self).__name__}. Forwarded "
-                f"skorch parameters must start with one of {list(NET_PARAM_PREFIXES)}."
+                f"skorch parameters must start with one of {list(NET_PARAM_PREFIXES)} "
+                f"or be one of {list(NET_PARAM_NAMES)}."
             )
         return params
 
@@ -170,6 +217,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         # _validate_params has checked it offers fit() and thresholds().
         return PercentileThreshold() if self.threshold is None else clone(self.threshold)
 
+    # ---------------------------------------------------------------- split
     def _held_out_size(self, n, what, unit=1):
         """Length of the held-out tail for ``n`` items (0 when ``validation_fraction=0``).
 
@@ -187,6 +235,23 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             )
         return n_held
 
+    def _split(self, data):
+        """``(train_part, calibration_part)``: the last rows are held out (or None)."""
+        n = n_rows(data)
+        unit, noun = self._held_out_unit(data)
+        n_held = self._held_out_size(n, noun, unit)
+        if n_held == 0:
+            return data, None
+        return take_rows(data, slice(0, n - n_held)), self._held_out_part(data, n - n_held)
+
+    def _held_out_unit(self, data):
+        """``(rows, noun)``: the fewest rows a part may hold and what a row is."""
+        return 1, "sample(s)"
+
+    def _held_out_part(self, data, start):
+        """The calibration part: rows ``start`` to the end."""
+        return take_rows(data, slice(start, None))
+
     # ----------------------------------------------------------------- hooks
     @abstractmethod
     def _validate_fit_input(self, X):
@@ -196,13 +261,15 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
     def _validate_score_input(self, X):
         """Validate input to the scoring methods against what fit saw."""
 
-    @abstractmethod
-    def _split(self, data):
-        """Return ``(train_part, calibration_part)`` of validated data."""
+    def _fit_data_state(self, data, train_part):
+        """Fit the state that depends on the data, before training (default: none)."""
+
+    def _check_before_training(self, train_part, calibration_part, thresholder):
+        """Refuse a setting that cannot work, before training (default: no check)."""
 
     @abstractmethod
     def _make_dataset(self, part, device):
-        """Return a dataset with ``get_batch(indices)``, ``device`` and ``len``."""
+        """Return a dataset of :mod:`skanomaly.batching` over ``part``."""
 
     @abstractmethod
     def _module_class(self):
@@ -216,22 +283,43 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
     def _anomaly_scores(self, data):
         """Return one anomaly score per input row (higher = more anomalous)."""
 
+    @abstractmethod
+    def _channel_scores(self, data):
+        """Return the per-channel contributions to the anomaly scores."""
+
     def _criterion(self):
         return ELBOLoss, {"beta": self.beta}
 
     def _net_class(self):
         return VAENet
 
-    def _calibrate(self, data):
+    def _calibrate(self, part):
         """Fit score statistics on the calibration part; return its anomaly scores.
 
         Called once the net is trained; the thresholder is fitted on the
         scores returned. Detectors whose scores need fitted statistics (e.g.
-        per-modality normalisation) set them here and may reuse the errors
-        they computed for them, so the calibration part goes through the
-        network once. Default: no statistics, ``_anomaly_scores(data)``.
+        channel scales) set them here and may reuse the errors they computed
+        for them, so the calibration part goes through the network once.
+        Default: no statistics, ``_anomaly_scores(part)``.
         """
-        return self._anomaly_scores(data)
+        return self._anomaly_scores(part)
+
+    def _fit_channel_scale(self, errors, relative=False):
+        """Per-channel error scale: each channel's median error on the calibration part.
+
+        Dividing by it puts channels on comparable scales, whatever their
+        variance or how well they are reconstructed. Scales are floored at
+        ``_SCALE_FLOOR`` times their mean; NaN errors (a missing modality) are
+        ignored. With ``relative=True`` the scales are divided by the mean of
+        the medians, so the sum of a group's errors keeps its size (ones when
+        that mean is 0).
+        """
+        typical = np.nanmedian(errors, axis=0)
+        mean = float(np.nanmean(typical))
+        scale = np.maximum(typical, max(_SCALE_FLOOR * mean, np.finfo(np.float32).tiny))
+        if relative:
+            return scale / mean if mean > 0 else np.ones_like(typical)
+        return scale
 
     # ------------------------------------------------------------- training
     def _build_net(self, data, valid_dataset, device):
@@ -246,6 +334,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             )
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
+        params.setdefault("iterator_train__shuffle", True)
         return self._net_class()(
             module=self._module_class(),
             criterion=criterion,
@@ -253,9 +342,8 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            iterator_train=BatchIterator,
-            iterator_valid=BatchIterator,
-            iterator_train__shuffle=True,
+            iterator_train=BatchLoader,
+            iterator_valid=BatchLoader,
             train_split=predefined_split(valid_dataset) if valid_dataset is not None else None,
             callbacks=callbacks,
             verbose=int(self.verbose),
@@ -263,6 +351,8 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             **params,
         )
 
+    # The thresholder validates its own parameters when fitted: no nested skip.
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Train the network on ``X`` and calibrate the threshold.
 
@@ -283,11 +373,12 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
-        self._validate_params()
         self._checked_net_params()
         thresholder = self._checked_thresholder()
         data = self._validate_fit_input(X)
         train_part, calibration_part = self._split(data)
+        self._fit_data_state(data, train_part)
+        self._check_before_training(train_part, calibration_part, thresholder)
         device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         cuda = str(device).startswith("cuda")
@@ -309,6 +400,56 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         return self
 
     # -------------------------------------------------------------- scoring
+    def _scoring_batches(self, part):
+        """Yield ``(rows, batch)`` over ``part`` in order, for the module in eval mode.
+
+        The one scoring loop of every detector: skorch's validation iterator
+        (a :class:`~skanomaly.batching.BatchLoader` with the
+        ``iterator_valid__*`` options) over the detector's dataset, batches of
+        ``iterator_valid__batch_size`` (else ``batch_size``) samples moved to
+        the net's device. ``rows`` is the slice of ``part`` the batch holds;
+        ``batch`` is what the dataset gives (``X``, or ``(X, y)`` for a
+        forecaster). Callers run under ``torch.inference_mode()``.
+        """
+        self._eval_module()
+        dataset = self._make_dataset(part, self.net_.device)
+        # skorch's iterator_valid__batch_size wins over batch_size, as in skorch.
+        iterator = self.net_.get_iterator(dataset, training=False)
+        start = 0
+        for X, y in iterator:
+            X = to_tensor(X, device=self.net_.device)
+            n = n_rows(X)
+            rows = slice(start, start + n)
+            start += n
+            yield rows, (X if y is None else (X, to_tensor(y, device=self.net_.device)))
+
+    def _eval_module(self):
+        module = self.net_.module_
+        module.eval()
+        return module
+
+    def channel_scores(self, X):
+        """Per-channel contributions to each sample's anomaly score.
+
+        Column ``j`` is channel ``j``'s term of the anomaly score
+        (``-score_samples``), on a scale comparable across channels, so
+        :func:`skanomaly.explain.rank_channels` can say which channels drive
+        an alarm. What a channel is, and how the terms add up to the score,
+        is written in each detector's own docstring of this method.
+
+        Parameters
+        ----------
+        X : array-like
+            Data to score, in the form accepted by ``fit``.
+
+        Returns
+        -------
+        contributions : ndarray of shape (n_samples, n_channels)
+            Higher means the channel departs more from what the model expects.
+        """
+        check_is_fitted(self, "net_")
+        return self._channel_scores(self._validate_score_input(X))
+
     def score_samples(self, X):
         """Normality score of each sample: higher means more normal.
 
@@ -323,6 +464,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
+            Minus the anomaly score of each sample.
         """
         check_is_fitted(self, "net_")
         return -self._anomaly_scores(self._validate_score_input(X))
@@ -341,6 +483,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         decision : ndarray of shape (n_samples,)
+            Negative for anomalies.
         """
         scores = self.score_samples(X)
         return scores + self.thresholder_.thresholds(-scores)
@@ -356,10 +499,6 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,) with values in {-1, 1}
+            ``-1`` where ``decision_function(X) < 0``.
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
-
-    def _eval_module(self):
-        module = self.net_.module_
-        module.eval()
-        return module

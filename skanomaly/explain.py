@@ -1,16 +1,17 @@
 """Root-cause analysis: which channels explain an alarm.
 
-A time-series detector's anomaly score is a sum over channels of normalised
-reconstruction errors, so each channel's term is its share of the alarm.
-These helpers turn those terms into per-segment channel rankings and score
-rankings against labelled root causes with HitRate@P% (Su et al., KDD 2019,
-OmniAnomaly), the measure used with SMD's interpretation labels.
+Every detector's anomaly score adds up per-channel terms (normalised
+reconstruction or forecast errors, a modality's share), which its
+``channel_scores`` method returns, so each channel's term is its share of the
+alarm. These helpers turn those terms into per-segment channel rankings and
+score rankings against labelled root causes with HitRate@P% (Su et al., KDD
+2019, OmniAnomaly), the measure used with SMD's interpretation labels.
 """
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .datasets import label_segments
+from .utils._labels import label_segments
 
 __all__ = ["channel_contributions", "rank_channels", "hit_rate_at_p"]
 
@@ -20,20 +21,22 @@ def channel_contributions(detector, X):
 
     Parameters
     ----------
-    detector : fitted detector with ``reconstruction_errors`` and ``channel_scale_``
-        E.g. a fitted :class:`~skanomaly.detectors.TimeSeriesVAEDetector`.
+    detector : fitted detector
+        Any skanomaly detector (its ``channel_scores`` method): for the
+        time-series and AnoFusion detectors the channels are the input's
+        columns, for the vision detector the image channels, for the
+        multimodal detector the modalities and the KL part.
     X : array-like
         Data in the form the detector accepts.
 
     Returns
     -------
     contributions : ndarray of shape (n_samples, n_channels)
-        Squared reconstruction errors divided by the detector's channel
-        scales: larger means the channel departs more from what the model
-        expects, on a scale comparable across channels.
+        ``detector.channel_scores(X)``: larger means the channel departs more
+        from what the model expects, on a scale comparable across channels.
     """
-    check_is_fitted(detector, "channel_scale_")
-    return detector.reconstruction_errors(X) / detector.channel_scale_
+    check_is_fitted(detector)
+    return detector.channel_scores(X)
 
 
 def rank_channels(contributions, segments=None, *, labels=None):

@@ -1,5 +1,6 @@
-"""skorch side of the detectors: the VAE loss, the nets that train with it or
-with a forecasting target, and a light batch iterator.
+"""skorch side of the detectors: the VAE loss and the nets that train with it
+or with a forecasting target. Batches reach them through
+:class:`~skanomaly.batching.BatchLoader`.
 
 VAE modules return ``(reconstruction, mu, logvar)`` from ``forward`` and offer
 ``reconstruct(x)`` (decode the posterior mean, no sampling) for scoring; they
@@ -8,8 +9,6 @@ modules (AnoFusion) return the predicted next step and train in a
 :class:`ForecastNet`, whose datasets deliver ``(window, next_step)`` batches.
 """
 
-import math
-
 import numpy as np
 import torch
 from pytorch_msssim import ssim
@@ -17,25 +16,13 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
+from .modules._vae import kl_divergence
+
 __all__ = [
-    "ELBOLoss", "SSIMELBOLoss", "ForecastLoss", "VAENet", "ForecastNet", "BatchIterator",
+    "ELBOLoss", "SSIMELBOLoss", "ForecastLoss", "VAENet", "ForecastNet",
     "kl_divergence", "squared_error_per_sample", "ssim_data_range", "ssim_dissimilarity",
     "ssim_window_size",
 ]
-
-
-def kl_divergence(mu, logvar):
-    """KL(N(mu, exp(logvar)) || N(0, I)) per sample, summed over latent dims.
-
-    Parameters
-    ----------
-    mu, logvar : torch.Tensor of shape (batch, latent_dim)
-
-    Returns
-    -------
-    kl : torch.Tensor of shape (batch,)
-    """
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
 
 
 def squared_error_per_sample(reconstruction, target):
@@ -227,7 +214,7 @@ class ForecastNet(_FiniteLossNet):
     """skorch ``NeuralNet`` that trains a module to forecast a target.
 
     Its datasets' ``get_batch`` returns ``(inputs, target)`` (e.g. a window
-    and the step after it), which :class:`BatchIterator` hands to skorch as
+    and the step after it), which :class:`~skanomaly.batching.BatchLoader` hands to skorch as
     ``(X, y)``; ``fit`` is called on such a dataset with ``y=None``. The
     criterion compares the module output with that target, never with the
     input. A non-finite training loss stops training as in :class:`VAENet`.
@@ -241,44 +228,3 @@ class ForecastNet(_FiniteLossNet):
                 "(inputs, target)."
             )
         return self.criterion_(y_pred, to_tensor(y_true, device=self.device))
-
-
-class BatchIterator:
-    """Iterate over a dataset that builds whole batches from index tensors.
-
-    skorch's default ``DataLoader`` fetches and collates one sample at a time,
-    which costs more than the forward pass for small networks. Datasets used
-    here implement ``get_batch(indices)`` and build the batch with one gather,
-    on the device where their data lives. A batch is yielded as ``(X, None)``
-    (the target is the input, as for a VAE) unless ``get_batch`` returns a
-    tuple ``(X, y)``, which is yielded as it is (a forecasting target).
-
-    Parameters
-    ----------
-    dataset : Dataset with ``get_batch`` and ``__len__``
-        The data to iterate over.
-    batch_size : int, default=128
-        Samples per batch; the last batch may be smaller.
-    shuffle : bool, default=False
-        Visit samples in a random order (drawn from torch's global generator,
-        which detectors seed from ``random_state``).
-    """
-
-    def __init__(self, dataset, batch_size=128, shuffle=False):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-
-    def __len__(self):
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def __iter__(self):
-        n = len(self.dataset)
-        device = self.dataset.device
-        if self.shuffle:
-            order = torch.randperm(n).to(device)
-        else:
-            order = torch.arange(n, device=device)
-        for start in range(0, n, self.batch_size):
-            batch = self.dataset.get_batch(order[start:start + self.batch_size])
-            yield batch if isinstance(batch, tuple) else (batch, None)

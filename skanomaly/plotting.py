@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .metrics._labels import anomaly_mask
+from .utils._labels import anomaly_mask
 
 __all__ = ["AnomalyScoreDisplay"]
 

@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from skanomaly.detectors import TimeSeriesVAEDetector
+from skanomaly.detectors import (
+    AnoFusionDetector,
+    MultimodalVAEDetector,
+    TimeSeriesVAEDetector,
+    VisionVAEDetector,
+)
 from skanomaly.explain import channel_contributions, hit_rate_at_p, rank_channels
 
 
@@ -50,3 +55,32 @@ def test_detector_contributions_point_at_the_broken_channel():
     contributions = channel_contributions(det, X_test)
     assert contributions.shape == X_test.shape
     assert rank_channels(contributions, [(200, 230)])[0][0] == 2
+
+
+
+def _tiny_detectors():
+    tiny = dict(max_epochs=1, batch_size=16, random_state=0, device="cpu")
+    rng = np.random.RandomState(0)
+    series = rng.randn(120, 3)
+    return [
+        (TimeSeriesVAEDetector(window_size=8, latent_dim=2, hidden_channels=(4,),
+                               aggregation="step", **tiny), series, 3),
+        (AnoFusionDetector(window_size=4, hidden_dim=4, n_heads=1, gtn_channels=1, **tiny),
+         series, 3),
+        # Without the SSIM term the image channels' shares add up to the score.
+        (VisionVAEDetector(latent_dim=2, hidden_channels=(4,), ssim_weight=0, **tiny),
+         rng.rand(40, 2, 6, 6), 2),
+        (MultimodalVAEDetector(modalities={"a": [0], "b": [1, 2]}, latent_dim=2, hidden_dim=4,
+                               n_heads=1, **tiny), series, 3),  # a, b and the KL part
+    ]
+
+
+@pytest.mark.parametrize("detector, X, n_channels", _tiny_detectors(),
+                         ids=lambda v: type(v).__name__ if hasattr(v, "fit") else "")
+def test_channel_contributions_serve_every_detector(detector, X, n_channels):
+    detector.fit(X)
+    contributions = channel_contributions(detector, X)
+    assert contributions.shape == (len(X), n_channels)
+    np.testing.assert_allclose(contributions.sum(axis=1), -detector.score_samples(X),
+                               rtol=1e-5, atol=1e-6)
+    assert sorted(rank_channels(contributions, [(0, 5)])[0]) == list(range(n_channels))

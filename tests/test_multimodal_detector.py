@@ -29,6 +29,11 @@ def _expected_failed_checks(estimator):
             "fusion='poe' accepts by design; modality 'a' here has one column, so the "
             "check's single NaN is such a sample (NaN inside a wider modality is rejected)."
         ),
+        "check_methods_subset_invariance": (
+            "scores are computed in float32, like every detector's; the rounding of float32 "
+            "kernels depends on the batch size (~1e-6 relative, above the check's atol=1e-7): "
+            "test_scores_do_not_depend_on_the_batch checks it at float32 precision"
+        ),
     }
 
 
@@ -40,6 +45,26 @@ def _expected_failed_checks(estimator):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_scores_do_not_depend_on_the_batch():
+    X = _views(n=40)
+    det = MultimodalVAEDetector(**TINY).fit(X)
+    full = det.score_samples(X)
+    alone = np.concatenate([det.score_samples({k: v[i:i + 1] for k, v in X.items()})
+                            for i in range(0, 40, 7)])
+    np.testing.assert_allclose(alone, full[::7], rtol=1e-4, atol=1e-5)
+    det.set_params(iterator_valid__batch_size=3)
+    np.testing.assert_allclose(det.score_samples(X), full, rtol=1e-4, atol=1e-5)
+
+
+def test_channel_scores_are_the_weighted_shares_of_the_score():
+    X = _views(n=40)
+    det = MultimodalVAEDetector(kl_score_weight=0.5, modality_weights={"ts": 2.0},
+                                **TINY).fit(X)
+    shares = det.channel_scores(X)
+    assert shares.shape == (40, 4)  # img, ts, tab, kl
+    np.testing.assert_allclose(shares.sum(axis=1), -det.score_samples(X), rtol=1e-10)
 
 
 def _views(n=80, seed=0):

@@ -310,3 +310,50 @@ def test_window_scores_to_steps_is_the_mean_of_covering_windows():
         window_scores_to_steps([1.0], [5], window_size=4, n_timesteps=8)
     with pytest.raises(ValueError, match="one length"):
         window_scores_to_steps([1.0, 2.0], [0], window_size=4, n_timesteps=8)
+
+
+def _record_batch_sizes(det):
+    sizes = []
+    module = det.net_.module_
+    reconstruct = module.reconstruct
+
+    def recording(x):
+        sizes.append(len(x))
+        return reconstruct(x)
+
+    module.reconstruct = recording
+    return sizes
+
+
+def test_scoring_batches_follow_iterator_valid_batch_size(series):
+    X = series[0][:300]
+    det = tiny(iterator_valid__batch_size=7).fit(X)
+    sizes = _record_batch_sizes(det)
+    det.score_samples(X)
+    n_windows = len(window_starts(len(X), 4))
+    assert sizes[:-1] == [7] * (len(sizes) - 1) and sum(sizes) == n_windows
+    det = tiny(batch_size=11).fit(X)  # without it, batch_size
+    sizes = _record_batch_sizes(det)
+    det.score_samples(X)
+    assert max(sizes) == 11 and sum(sizes) == n_windows
+
+
+def test_skorch_loader_options_reach_a_dataloader(series):
+    X = series[0][:300]
+    reference = tiny().fit(X).score_samples(X)
+    det = tiny(iterator_train__num_workers=2, iterator_valid__num_workers=2,
+               iterator_train__persistent_workers=False).fit(X)
+    assert len(det.net_.history) == TINY["max_epochs"]
+    # Workers fetch the same batches in the same order: the same model.
+    np.testing.assert_allclose(det.score_samples(X), reference, rtol=1e-5)
+
+
+def test_compile_is_forwarded_to_skorch(series, monkeypatch):
+    from skanomaly import nets
+
+    compiled = []
+    monkeypatch.setattr(nets.VAENet, "torch_compile",
+                        lambda self, module, name: compiled.append(name) or module)
+    det = tiny(compile=True).fit(series[0][:200])
+    assert det.net_.compile is True and "module" in compiled
+    assert clone(det).get_params()["compile"] is True

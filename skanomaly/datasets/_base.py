@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..utils._labels import label_segments  # noqa: F401  (public here)
+
 __all__ = ["get_data_home", "label_segments"]
 
 #: Name of the environment variable pointing at a folder of datasets.
@@ -117,29 +119,3 @@ def _unknown_name_error(kind, name, available):
     return ValueError(
         f"Unknown {kind} {name!r}; available: {', '.join(available) if available else '(none)'}."
     )
-
-
-def label_segments(y):
-    """Turn a 0/1 label vector into contiguous anomaly segments.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        Labels, nonzero meaning anomalous.
-
-    Returns
-    -------
-    segments : list of tuple of (int, int)
-        ``(start, end)`` pairs, 0-based and half-open (``y[start:end]`` is the
-        segment), in order.
-
-    Examples
-    --------
-    >>> from skanomaly.datasets import label_segments
-    >>> label_segments([0, 1, 1, 0, 0, 1])
-    [(1, 3), (5, 6)]
-    """
-    y = np.asarray(y).ravel() != 0
-    padded = np.concatenate([[False], y, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(s), int(e)) for s, e in zip(edges[0::2], edges[1::2])]

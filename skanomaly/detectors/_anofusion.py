@@ -10,23 +10,16 @@ import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._columns import column_groups
-from ..base import BaseDeepDetector, as_float32_tensor
+from ..base import BaseDeepDetector
+from ..batching import ForecastWindowDataset
 from ..modules.anofusion import AnoFusionNet
 from ..nets import ForecastLoss, ForecastNet
 from ..preprocessing.align import MODALITIES
 from ..preprocessing.graph import EDGE_TYPES, relation_graph
-from ..preprocessing.windows import ForecastWindowDataset
 from ..utils._compat import Interval
-from ._timeseries import check_numeric_columns
+from ..utils._validation import as_float32_tensor, check_numeric_columns
 
 __all__ = ["AnoFusionDetector"]
-
-# Smallest channel scale, as a fraction of the mean one (see _calibrate).
-_SCALE_FLOOR = 0.01
-
-# Attention values per scoring batch (batch x window x graphs x nodes^2 x heads):
-# about 64 MB of float32 at the peak.
-_SCORING_BUDGET = 2 ** 24
 
 # A held-out part: the rows to score, preceded by `context` rows that only feed
 # the first windows (they belong to the training part and get no score here).
@@ -52,7 +45,8 @@ class AnoFusionDetector(BaseDeepDetector):
     layer embeds every channel at every step over them, a GRU runs over the
     window and a linear head **forecasts the next step** of every channel.
     A step's anomaly score is its squared forecast error, each channel divided
-    by its typical error on held-out training data, summed over channels.
+    by its typical error on held-out training data, summed over channels;
+    :meth:`channel_scores` gives those terms (a row sums to the score).
 
     The paper thresholds the scores with DSPOT (q=1e-4, depth 500, level 0.98):
     pass ``threshold=DSPOTThreshold(q=1e-4, depth=500, level=0.98)`` when the
@@ -282,23 +276,22 @@ class AnoFusionDetector(BaseDeepDetector):
             raise ValueError(
                 f"hidden_dim={self.hidden_dim} must be divisible by n_heads={self.n_heads}."
             )
-        X = self._check_input(X, reset=True)
-        self.modality_ = self._resolve_modalities(X.shape[1])
-        return X
+        return self._check_input(X, reset=True)
 
     def _validate_score_input(self, X):
         return self._check_input(X, reset=False)
 
     # ------------------------------------------------------------ training
-    def _split(self, X):
-        n = X.shape[0]
-        n_held = self._held_out_size(n, "time steps", unit=self.window_size + 1)
-        train = X[: n - n_held]
-        self._fit_graph(train)
-        if n_held == 0:
-            return train, None
+    def _held_out_unit(self, X):
+        return self.window_size + 1, "time steps"
+
+    def _held_out_part(self, X, start):
         # The held-out steps keep the window of training steps before them as context.
-        return train, _Segment(X[n - n_held - self.window_size:], self.window_size)
+        return _Segment(X[start - self.window_size:], self.window_size)
+
+    def _fit_data_state(self, X, train):
+        self.modality_ = self._resolve_modalities(X.shape[1])
+        self._fit_graph(train)
 
     def _fit_graph(self, X):
         blocks = relation_graph(X, self.modality_, n_bins=self.nmi_bins)
@@ -364,16 +357,10 @@ class AnoFusionDetector(BaseDeepDetector):
     @torch.inference_mode()
     def _step_errors(self, X):
         """Squared forecast errors of steps ``window_size ...``: (n - window_size, C)."""
-        dataset = self._make_dataset(X, self.net_.device)
-        module = self._eval_module()
-        n_nodes = X.shape[1]
-        per_window = self.window_size * self.gtn_channels * n_nodes * n_nodes * self.n_heads
-        size = int(min(1024, max(1, _SCORING_BUDGET // per_window)))
-        errors = torch.empty(len(dataset), n_nodes, device=dataset.device)
-        for start in range(0, len(dataset), size):
-            index = torch.arange(start, min(start + size, len(dataset)), device=dataset.device)
-            windows, targets = dataset.get_batch(index)
-            errors[index] = (module(windows) - targets).pow_(2)
+        module = self.net_.module_
+        errors = torch.empty(X.shape[0] - self.window_size, X.shape[1], device=self.net_.device)
+        for rows, (windows, targets) in self._scoring_batches(X):
+            errors[rows] = (module(windows) - targets).pow_(2)
         return errors.double().cpu().numpy()
 
     def _calibrate(self, part):
@@ -381,12 +368,11 @@ class AnoFusionDetector(BaseDeepDetector):
         errors = self._step_errors(_values(part))
         self.channel_scale_ = np.ones(errors.shape[1])
         if self.normalize_channels:
-            typical = np.median(self._scored_rows(part, errors), axis=0)
-            # A channel forecast perfectly on held-out data (e.g. constant in
-            # training) would otherwise get an infinite weight.
-            floor = max(_SCALE_FLOOR * float(typical.mean()), np.finfo(np.float32).tiny)
-            self.channel_scale_ = np.maximum(typical, floor)
+            self.channel_scale_ = self._fit_channel_scale(self._scored_rows(part, errors))
         return self._scores(part, errors)
+
+    def _channel_scores(self, X):
+        return self._pad(self._step_errors(X)) / self.channel_scale_
 
     def _anomaly_scores(self, part):
         return self._scores(part, self._step_errors(_values(part)))

@@ -1,6 +1,5 @@
 """MultimodalVAEDetector: one VAE over several views (modalities) of the same samples."""
 
-import copy
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
@@ -12,14 +11,15 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._columns import column_groups
-from ..base import BaseDeepDetector, as_float32_tensor
+from ..base import BaseDeepDetector
+from ..batching import DictDataset
 from ..modules.fusion import MultimodalVAE, modality_kind
 from ..nets import ELBOLoss, squared_error_per_sample, ssim_data_range, ssim_dissimilarity
 from ..utils._compat import Interval, StrOptions
+from ..utils._validation import as_float32_tensor
 
 __all__ = ["MultimodalVAEDetector", "MultimodalELBOLoss"]
 
-_SCORING_BATCH = 512
 #: Batch key of the presence mask; no modality may take this name.
 MASK_KEY = "mask"
 #: Name of the KL part in :meth:`MultimodalVAEDetector.modality_scores`.
@@ -78,26 +78,6 @@ class MultimodalELBOLoss(ELBOLoss):
                         + self.beta * single_kl)
             per_sample = per_sample + mask[:, i] * loss
         return per_sample.mean()
-
-
-class _DictDataset(torch.utils.data.Dataset):
-    """A dict of tensors with one row per sample, gathered per batch as a dict."""
-
-    def __init__(self, tensors):
-        self.tensors = tensors
-
-    @property
-    def device(self):
-        return next(iter(self.tensors.values())).device
-
-    def __len__(self):
-        return int(next(iter(self.tensors.values())).shape[0])
-
-    def get_batch(self, indices):
-        return {key: value[indices] for key, value in self.tensors.items()}
-
-    def __getitem__(self, index):
-        return {key: value[index] for key, value in self.tensors.items()}
 
 
 class MultimodalVAEDetector(BaseDeepDetector):
@@ -425,12 +405,7 @@ class MultimodalVAEDetector(BaseDeepDetector):
             self.modality_kinds_ = {name: modality_kind(s) for name, s in self.modalities_.items()}
         else:
             self._check_shapes(data)
-        batch = self._with_mask(data, reset)
-        if reset:
-            # SSIM's constants need each image modality's value range.
-            self.data_ranges_ = {name: ssim_data_range(data[name])
-                                 for name, kind in self.modality_kinds_.items() if kind == "image"}
-        return batch
+        return self._with_mask(data, reset)
 
     def _check_shapes(self, data):
         for name, shape in self.modalities_.items():
@@ -486,9 +461,17 @@ class MultimodalVAEDetector(BaseDeepDetector):
             raise ValueError(
                 f"hidden_dim={self.hidden_dim} must be divisible by n_heads={self.n_heads}."
             )
-        data = self._check_input(X, reset=True)
+        return self._check_input(X, reset=True)
+
+    def _fit_data_state(self, data, train_part):
+        # SSIM's constants need each image modality's value range (missing
+        # samples, zeros after the mask, left out).
+        self.data_ranges_ = {}
+        for i, (name, kind) in enumerate(self.modality_kinds_.items()):
+            if kind == "image":
+                present = data[MASK_KEY][:, i] > 0
+                self.data_ranges_[name] = ssim_data_range(data[name][present])
         self.modality_weights_ = self._checked_modality_weights()
-        return data
 
     def _checked_modality_weights(self):
         weights = dict(self.modality_weights or {})
@@ -509,25 +492,22 @@ class MultimodalVAEDetector(BaseDeepDetector):
         return self._check_input(X, reset=False)
 
     # ------------------------------------------------------------ training
-    def _split(self, data):
-        n = len(data[MASK_KEY])
-        n_held = self._held_out_size(n, "sample(s)")
-        if n_held == 0:
-            return data, None
-        train = {k: v[: n - n_held] for k, v in data.items()}
-        held = {k: v[n - n_held:] for k, v in data.items()}
+    def _check_before_training(self, train_part, calibration_part, thresholder):
+        parts = [(train_part, "training")]
+        if calibration_part is not None:
+            parts.append((calibration_part, "held-out calibration"))
+        n_held = 0 if calibration_part is None else len(calibration_part[MASK_KEY])
         for i, name in enumerate(self.modalities_):
-            for part, what in ((train, "training"), (held, "held-out calibration")):
+            for part, what in parts:
                 if not part[MASK_KEY][:, i].any():
                     raise ValueError(
                         f"Modality {name!r} is missing in every sample of the {what} part "
                         f"(the last {n_held} samples are held out); reorder the samples or "
                         "change validation_fraction."
                     )
-        return train, held
 
     def _make_dataset(self, part, device):
-        return _DictDataset({k: as_float32_tensor(v, device) for k, v in part.items()})
+        return DictDataset({k: as_float32_tensor(v, device) for k, v in part.items()})
 
     def _module_class(self):
         return MultimodalVAE
@@ -557,21 +537,13 @@ class MultimodalVAEDetector(BaseDeepDetector):
         or an image; the other axes are averaged), ``1 - SSIM`` per sample of
         each image modality (when ``ssim_weight > 0``) and the KL term.
         """
-        # Scoring in float64 makes a sample's score independent of the batch it
-        # is scored with (float32 kernels vary with the batch size).
-        module = copy.deepcopy(self._eval_module()).double()
-        dataset = _DictDataset({
-            k: torch.as_tensor(v, dtype=torch.float64, device=self.net_.device)
-            for k, v in data.items()
-        })
-        n = len(dataset)
+        module = self.net_.module_
+        n = len(data[MASK_KEY])
         # Results go into preallocated buffers, one slice per batch.
         errors = {name: np.empty((n, shape[0])) for name, shape in self.modalities_.items()}
         structure = {name: np.empty(n) for name in self.data_ranges_ if self.ssim_weight}
         kl_part = np.empty(n)
-        for start in range(0, n, _SCORING_BATCH):
-            rows = slice(start, start + _SCORING_BATCH)
-            batch = dataset.get_batch(rows)
+        for rows, batch in self._scoring_batches(data):
             reconstructions, kl = module.reconstruct(**batch)
             for i, name in enumerate(self.modalities_):
                 rec, x = reconstructions[name], batch[name]
@@ -606,18 +578,13 @@ class MultimodalVAEDetector(BaseDeepDetector):
         # Each channel's error relative to its typical held-out error, so a
         # modality's channels count on comparable scales. Scales are relative
         # to the modality's mean, so the modality's own scale (and its balance
-        # with the SSIM term) is kept, and floored at 1 % of it so a channel
-        # reconstructed perfectly cannot dominate.
+        # with the SSIM term) is kept.
         errors = self._errors(data)
-        self.channel_scale_ = {}
-        for name, channel_errors in errors[0].items():
-            if not self.normalize_channels:
-                self.channel_scale_[name] = np.ones(channel_errors.shape[1])
-                continue
-            typical = np.nanmedian(channel_errors, axis=0)
-            mean = float(np.nanmean(typical))
-            relative = typical / mean if mean > 0 else np.ones_like(typical)
-            self.channel_scale_[name] = np.maximum(np.nan_to_num(relative, nan=1.0), 0.01)
+        self.channel_scale_ = {
+            name: (self._fit_channel_scale(channel_errors, relative=True)
+                   if self.normalize_channels else np.ones(channel_errors.shape[1]))
+            for name, channel_errors in errors[0].items()
+        }
         raw = self._raw_parts(data, errors)
         self.score_location_, self.score_scale_ = {}, {}
         for name, values in raw.items():
@@ -630,7 +597,7 @@ class MultimodalVAEDetector(BaseDeepDetector):
                 scale = values.std()
             self.score_location_[name] = float(q50)
             self.score_scale_[name] = float(scale) if scale > 1e-12 else 1.0
-        return self._combine(self._standardise(raw))
+        return self._shares(self._standardise(raw)).sum(axis=1)
 
     def _standardise(self, raw_parts):
         return {
@@ -638,17 +605,26 @@ class MultimodalVAEDetector(BaseDeepDetector):
             for name, values in raw_parts.items()
         }
 
-    def _combine(self, parts):
-        """Weighted mean of the present modalities' standardised parts and the KL part."""
+    def _shares(self, parts):
+        """Each part's share of the score: modalities (0 where missing), then KL.
+
+        The score is the mean of the present modalities' standardised parts
+        weighted by ``modality_weights_``, the KL part weighted by
+        ``kl_score_weight``; the shares are its terms, so they sum to it.
+        """
         weights = np.array([self.modality_weights_[name] for name in self.modalities_])
         errors = np.stack([parts[name] for name in self.modalities_], axis=1)
         present = np.isfinite(errors)
-        total = (np.where(present, errors, 0.0) * weights).sum(axis=1)
-        total += self.kl_score_weight * parts[KL_PART]
-        return total / ((present * weights).sum(axis=1) + self.kl_score_weight)
+        total_weight = (present * weights).sum(axis=1) + self.kl_score_weight
+        shares = np.column_stack([np.where(present, errors, 0.0) * weights,
+                                  self.kl_score_weight * parts[KL_PART]])
+        return shares / total_weight[:, None]
+
+    def _channel_scores(self, data):
+        return self._shares(self._standardise(self._raw_parts(data)))
 
     def _anomaly_scores(self, data):
-        return self._combine(self._standardise(self._raw_parts(data)))
+        return self._channel_scores(data).sum(axis=1)
 
     def modality_scores(self, X):
         """Standardised parts of the anomaly score, per modality and for KL.

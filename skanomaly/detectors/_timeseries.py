@@ -3,42 +3,17 @@
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import BaseDeepDetector, as_float32_tensor
+from ..base import BaseDeepDetector
+from ..batching import ReadyWindowDataset, SlidingWindowDataset
 from ..modules.timeseries import TimeSeriesVAE
-from ..preprocessing.windows import (
-    ReadyWindowDataset,
-    SlidingWindowDataset,
-    window_scores_to_steps,
-    window_starts,
-)
+from ..preprocessing.windows import window_scores_to_steps, window_starts
 from ..utils._compat import Interval, StrOptions
+from ..utils._validation import as_float32_tensor, check_numeric_columns
 
 __all__ = ["TimeSeriesVAEDetector"]
-
-# Smallest channel scale, as a fraction of the mean one (see _calibrate).
-_SCALE_FLOOR = 0.01
-
-# Windows per scoring batch: large enough to keep the device busy, small
-# enough that a batch of 38-channel, 100-step windows stays near 15 MB.
-_SCORING_BATCH = 1024
-
-
-def check_numeric_columns(X):
-    """Name the non-numeric columns of a DataFrame before conversion fails on them."""
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(dtypes, "items"):
-        return
-    bad = [str(col) for col, dtype in dtypes.items()
-           if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))]
-    if bad:
-        raise ValueError(
-            f"X has non-numeric column(s) {bad}; encode or drop them before the detector "
-            "(e.g. with a ColumnTransformer)."
-        )
 
 
 class TimeSeriesVAEDetector(BaseDeepDetector):
@@ -52,6 +27,10 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     and scored one row per window. A window's anomaly score is its squared
     reconstruction error (posterior mean decoded, so deterministic), each
     channel divided by its typical error on held-out training data.
+    :meth:`channel_scores` gives those normalised errors per step (or window)
+    and channel: with ``aggregation="step"`` a row of it sums to the step's
+    anomaly score; with ``"window"`` the score is the mean over the covering
+    windows of their channel sums, which the row sum approximates.
 
     Parameters
     ----------
@@ -272,16 +251,11 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         return self._check_input(X, reset=False)
 
     # ------------------------------------------------------------ training
-    def _split(self, X):
-        n = X.shape[0]
+    def _held_out_unit(self, X):
         # The held-out part holds at least one window of time steps.
         if X.ndim == 2:
-            n_held = self._held_out_size(n, "time steps", unit=self.window_size)
-        else:
-            n_held = self._held_out_size(n, "windows")
-        if n_held == 0:
-            return X, None
-        return X[: n - n_held], X[n - n_held:]
+            return self.window_size, "time steps"
+        return 1, "windows"
 
     def _make_dataset(self, part, device):
         data = as_float32_tensor(part, device)
@@ -327,56 +301,54 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     def _calibrate(self, X):
         self.channel_scale_ = np.ones(X.shape[1])
         if self.normalize_channels:
-            typical = np.median(self._channel_errors(X), axis=0)
-            # A channel the model reconstructs perfectly on held-out data (e.g.
-            # one that was constant) would otherwise get an infinite weight.
-            floor = max(_SCALE_FLOOR * float(typical.mean()), np.finfo(np.float32).tiny)
-            self.channel_scale_ = np.maximum(typical, floor)
+            self.channel_scale_ = self._fit_channel_scale(self._channel_errors(X))
         return self._anomaly_scores(X)
 
-    def _batch_errors(self, dataset):
-        """Yield ``(indices, squared errors of shape (batch, channels, window))``."""
-        module = self._eval_module()
-        for start in range(0, len(dataset), _SCORING_BATCH):
-            index = torch.arange(start, min(start + _SCORING_BATCH, len(dataset)),
-                                 device=dataset.device)
-            x = dataset.get_batch(index)
-            yield index, (module.reconstruct(x) - x).pow_(2)
+    def _batch_errors(self, X):
+        """Yield ``(rows, squared errors of shape (batch, channels, window))``."""
+        module = self.net_.module_
+        for rows, x in self._scoring_batches(X):
+            yield rows, (module.reconstruct(x) - x).pow_(2)
 
     @torch.inference_mode()
     def _channel_errors(self, X):
-        dataset = self._make_dataset(X, self.net_.device)
+        device = self.net_.device
         if X.ndim == 3:
-            errors = torch.empty(len(dataset), X.shape[1], device=dataset.device)
-            for index, error in self._batch_errors(dataset):
-                errors[index] = error.mean(dim=2)
+            errors = torch.empty(X.shape[0], X.shape[1], device=device)
+            for rows, error in self._batch_errors(X):
+                errors[rows] = error.mean(dim=2)
             return errors.cpu().numpy()
         n, n_channels = X.shape
-        sums = torch.zeros(n, n_channels, device=dataset.device)
-        counts = torch.zeros(n, device=dataset.device)
-        for index, error in self._batch_errors(dataset):
-            positions = dataset.positions(index).reshape(-1)
+        starts = torch.as_tensor(window_starts(n, self.window_size, self.stride), device=device)
+        offsets = torch.arange(self.window_size, device=device)
+        sums = torch.zeros(n, n_channels, device=device)
+        counts = torch.zeros(n, device=device)
+        for rows, error in self._batch_errors(X):
+            positions = (starts[rows].unsqueeze(1) + offsets).reshape(-1)
             # Overlap-add: each step collects the errors of every window covering it.
             sums.index_add_(0, positions, error.transpose(1, 2).reshape(-1, n_channels))
             counts.index_add_(0, positions, torch.ones_like(positions, dtype=counts.dtype))
         return (sums / counts.unsqueeze(1)).cpu().numpy()
 
+    def _channel_scores(self, X):
+        return self._channel_errors(X) / self.channel_scale_
+
     @torch.inference_mode()
     def _anomaly_scores(self, X):
         if self.aggregation == "step":
-            return (self._channel_errors(X) / self.channel_scale_).sum(axis=1)
-        dataset = self._make_dataset(X, self.net_.device)
+            return self._channel_scores(X).sum(axis=1)
+        starts = None if X.ndim == 3 else window_starts(X.shape[0], self.window_size, self.stride)
+        n_windows = X.shape[0] if starts is None else len(starts)
         weight = torch.as_tensor(1.0 / self.channel_scale_, dtype=torch.float32,
-                                 device=dataset.device)
+                                 device=self.net_.device)
         # Window score: channel-normalised error summed over channels, averaged
         # over time. Results go into one preallocated buffer: a small tensor
         # kept per batch would pin the heap between the large batch buffers and
         # let memory grow with the series length (glibc fragmentation).
-        window_scores = torch.empty(len(dataset), device=dataset.device)
-        for index, error in self._batch_errors(dataset):
-            window_scores[index] = (error.mean(dim=2) * weight).sum(dim=1)
+        window_scores = torch.empty(n_windows, device=self.net_.device)
+        for rows, error in self._batch_errors(X):
+            window_scores[rows] = (error.mean(dim=2) * weight).sum(dim=1)
         window_scores = window_scores.double().cpu().numpy()
-        if X.ndim == 3:
+        if starts is None:
             return window_scores
-        starts = window_starts(X.shape[0], self.window_size, self.stride)
         return window_scores_to_steps(window_scores, starts, self.window_size, X.shape[0])

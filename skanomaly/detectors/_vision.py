@@ -9,16 +9,16 @@ import torch.nn.functional as F
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import BaseDeepDetector, as_float32_tensor
+from ..base import BaseDeepDetector
+from ..batching import ReadyWindowDataset
 from ..modules.vision import VisionVAE
 from ..nets import SSIMELBOLoss, ssim_data_range, ssim_dissimilarity
-from ..preprocessing.windows import ReadyWindowDataset
 from ..utils._compat import Interval
+from ..utils._validation import as_float32_tensor
 
 __all__ = ["VisionVAEDetector"]
 
-# Images per scoring batch; 256 images of 1x256x256 take ~64 MB in float32.
-_SCORING_BATCH = 256
+
 def _gaussian_blur(maps, sigma):
     """Separable Gaussian smoothing of (n, H, W) maps, edges replicated."""
     radius = max(1, int(math.ceil(3 * sigma)))
@@ -40,7 +40,10 @@ class VisionVAEDetector(BaseDeepDetector):
     ``beta`` x KL, and the anomaly score of an image is the reconstruction
     part for the posterior mean, per pixel: ``mean squared error +
     ssim_weight * (1 - SSIM)``. :meth:`anomaly_map` gives the per-pixel
-    squared error for localisation.
+    squared error for localisation; :meth:`channel_scores` gives each image
+    channel's share of the squared-error term (its mean squared error over
+    pixels divided by the channel count), so a row sums to the score less its
+    SSIM term.
 
     Pixels are used as given: scale them first (e.g. to [0, 1]).
 
@@ -240,21 +243,16 @@ class VisionVAEDetector(BaseDeepDetector):
     def _validate_fit_input(self, X):
         if len(self.hidden_channels) == 0:
             raise ValueError("hidden_channels must name at least one layer.")
-        images = self._check_input(X, reset=True)
+        return self._check_input(X, reset=True)
+
+    def _fit_data_state(self, images, train_part):
+        # SSIM's constants need the pixel range of the training images.
         self.data_range_ = ssim_data_range(images)
-        return images
 
     def _validate_score_input(self, X):
         return self._check_input(X, reset=False)
 
     # ------------------------------------------------------------ training
-    def _split(self, X):
-        n = X.shape[0]
-        n_held = self._held_out_size(n, "sample(s)")
-        if n_held == 0:
-            return X, None
-        return X[: n - n_held], X[n - n_held:]
-
     def _make_dataset(self, part, device):
         return ReadyWindowDataset(as_float32_tensor(part, device))
 
@@ -274,28 +272,32 @@ class VisionVAEDetector(BaseDeepDetector):
         }
 
     # ------------------------------------------------------------- scoring
-    @torch.inference_mode()
     def _batches(self, X):
-        """Yield ``(images, reconstructions)`` tensor pairs, batch by batch."""
-        module = self._eval_module()
-        images = self._make_dataset(X, self.net_.device)
-        for start in range(0, len(images), _SCORING_BATCH):
-            x = images.get_batch(slice(start, start + _SCORING_BATCH))
-            yield x, module.reconstruct(x)
+        """Yield ``(rows, images, reconstructions)`` batch by batch."""
+        module = self.net_.module_
+        for rows, x in self._scoring_batches(X):
+            yield rows, x, module.reconstruct(x)
 
+    @torch.inference_mode()
     def _anomaly_scores(self, X):
         # One preallocated buffer, as in TimeSeriesVAEDetector: a small tensor
         # kept per batch would pin the heap between the large batch buffers.
         scores = torch.empty(X.shape[0], device=self.net_.device)
-        start = 0
-        for x, rec in self._batches(X):
+        for rows, x, rec in self._batches(X):
             score = (rec - x).pow(2).flatten(start_dim=1).mean(dim=1)
             if self.ssim_weight:
                 score = score + self.ssim_weight * ssim_dissimilarity(rec, x, self.data_range_)
-            scores[start:start + len(x)] = score
-            start += len(x)
+            scores[rows] = score
         return scores.cpu().numpy().astype(np.float64)
 
+    @torch.inference_mode()
+    def _channel_scores(self, X):
+        scores = torch.empty(X.shape[0], X.shape[1], device=self.net_.device)
+        for rows, x, rec in self._batches(X):
+            scores[rows] = (rec - x).pow(2).flatten(start_dim=2).mean(dim=2) / x.shape[1]
+        return scores.cpu().numpy().astype(np.float64)
+
+    @torch.inference_mode()
     def anomaly_map(self, X, sigma=0.0):
         """Per-pixel anomaly map: squared reconstruction error, mean over channels.
 
@@ -317,7 +319,7 @@ class VisionVAEDetector(BaseDeepDetector):
         if sigma < 0:
             raise ValueError(f"sigma must be >= 0; got {sigma}.")
         maps = []
-        for x, rec in self._batches(self._validate_score_input(X)):
+        for _, x, rec in self._batches(self._validate_score_input(X)):
             error = (rec - x).pow(2).mean(dim=1)
             maps.append(_gaussian_blur(error, sigma) if sigma > 0 else error)
         return torch.cat(maps).cpu().numpy()

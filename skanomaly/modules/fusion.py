@@ -27,8 +27,7 @@ fusion; it reads the tokens the encoders produced once.
 import torch
 from torch import nn
 
-from ..nets import kl_divergence
-from ._vae import GaussianHead, reparameterize
+from ._vae import GaussianHead, kl_divergence, reparameterize
 from .timeseries import TimeSeriesVAE
 from .vision import VisionVAE
 
