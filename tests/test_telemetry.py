@@ -170,6 +170,10 @@ def test_frames_slice_like_rows():
     tc = TelemetryChannels().fit(frames[:20])   # fitted on the first 20 minutes only
     out = tc.transform(frames[20:])
     assert out.index.equals(frames.bins[20:]) and tc.transform(raw).shape[0] == 30
+    with pytest.raises(ValueError, match="no time bin"):
+        tc.transform(frames[[]])
+    with pytest.raises(IndexError, match="one axis"):
+        frames[:, 0]
 
 
 def test_clone_and_pickle():
