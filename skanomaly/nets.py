@@ -20,7 +20,7 @@ from .modules._vae import kl_divergence
 
 __all__ = [
     "ELBOLoss", "SSIMELBOLoss", "ForecastLoss", "VAENet", "ForecastNet",
-    "kl_divergence", "squared_error_per_sample", "ssim_data_range", "ssim_dissimilarity",
+    "squared_error_per_sample", "ssim_data_range", "ssim_dissimilarity",
     "ssim_window_size",
 ]
 
