@@ -27,7 +27,7 @@ FAULT_TYPES = ("cpu_hog", "memory_leak", "network_delay", "exception_burst",
 CROSS_MODAL_FAULT_TYPES = FAULT_TYPES[4:]
 
 METRIC_NAMES = ("cpu_usage", "memory_usage", "network_receive_bytes",
-                "network_transmit_bytes", "request_rate", "latency_p50", "latency_p95",
+                "network_transmit_bytes", "request_rate", "latency_mean", "latency_p95",
                 "error_rate")
 
 _NAMES = ("cart", "checkout", "payment", "shipping", "currency", "catalog",
@@ -404,13 +404,13 @@ def _noisy_metrics(sysd, state, index, rng):
     req = rng.poisson(state.rate * 60)
     errors = rng.binomial(req, state.err)
     noise = lambda s: rng.normal(1, s, size=(n, S))  # noqa: E731
-    p50 = state.lat * noise(0.04)
+    mean = state.lat * noise(0.04)
     table = {
         "cpu_usage": state.cpu * noise(0.03), "memory_usage": state.mem * noise(0.005),
         "network_receive_bytes": state.rx * noise(0.03),
         "network_transmit_bytes": state.tx * noise(0.03),
-        "request_rate": req / 60.0, "latency_p50": p50,
-        "latency_p95": p50 * sysd.p95_ratio * noise(0.05),
+        "request_rate": req / 60.0, "latency_mean": mean,
+        "latency_p95": mean * sysd.p95_ratio * noise(0.05),
         "error_rate": errors / np.maximum(req, 1),
     }
     cols, data = [], []
@@ -534,7 +534,8 @@ def make_microservice_telemetry(
           ``"<pod>__<metric>"`` for the metrics in ``METRIC_NAMES``: ``cpu_usage``
           (millicores), ``memory_usage`` (MiB), ``network_receive_bytes`` and
           ``network_transmit_bytes`` (per minute), ``request_rate`` (per second),
-          ``latency_p50``, ``latency_p95`` (seconds), ``error_rate`` (0-1);
+          ``latency_mean`` (the mean duration of the pod's spans), ``latency_p95``
+          (seconds), ``error_rate`` (0-1);
         - ``logs``: DataFrame ``time, pod, service, message`` sorted by time;
         - ``spans``: DataFrame ``trace_id, span_id, parent_id, pod, service, operation,
           start, end, duration, status`` (``parent_id`` is ``"root"`` for a trace's first
