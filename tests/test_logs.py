@@ -13,6 +13,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from skanomaly.preprocessing import (
     DEFAULT_MASKING,
+    MASK_PATTERNS,
     DrainTemplates,
     SemanticTemplateClusters,
     count_per_bin,
@@ -39,36 +40,67 @@ def test_fit_transform_groups_and_templates():
     assert len(set(ids)) == 3
     assert list(dt.templates_.columns) == ["template_id", "template", "size"]
     assert dt.templates_["size"].sum() == len(LINES)
-    assert "Received block <BLK> of size <NUM> from <IP>" in set(dt.templates_["template"])
+    assert "Received block <ID> of size <NUM> from <IP>" in set(dt.templates_["template"])
     assert dt.n_templates_ == 3 and dt.n_empty_ == 0
 
 
 def test_transform_does_not_change_miner_and_unseen_id():
     dt = DrainTemplates().fit(LINES)
-    before = dt.templates_.copy()
+    before = sorted((c.cluster_id, c.get_template(), c.size) for c in dt.miner_.drain.clusters)
+    table = dt.templates_.copy()
     out = dt.transform(["totally different words here now", "Connected to 1.2.3.4:1 in 9 ms"])
     assert out.ravel()[0] == -1
     assert out.ravel()[1] == dt.transform(LINES[:1]).ravel()[0]
-    assert len(dt.miner_.drain.clusters) == len(before)
     after = sorted((c.cluster_id, c.get_template(), c.size) for c in dt.miner_.drain.clusters)
-    assert after == sorted(before.itertuples(index=False, name=None))
+    assert after == before
+    pd.testing.assert_frame_equal(dt.templates_, table)
     assert DrainTemplates(unknown_value=-7).fit(LINES).transform(["zzz"]).ravel()[0] == -7
 
 
 def test_bad_input():
+    with pytest.raises(ValueError, match="single string"):
+        DrainTemplates().fit("just one string")
+    with pytest.raises(ValueError):
+        DrainTemplates(depth=2).fit(LINES)
+
+
+def test_bytes_not_utf8_strict_names_row_or_replaced():
     with pytest.raises(ValueError, match="row 1 is not valid utf-8"):
         DrainTemplates().fit([b"ok line", b"bad \xff\xfe line"])
     dt = DrainTemplates(decode_errors="replace").fit([b"ok line", b"bad \xff line"])
-    assert dt.n_templates_ >= 1
+    assert "bad \ufffd line" in set(dt.templates_["template"])
+
+
+def test_none_refused_naming_row():
     with pytest.raises(ValueError, match="row 2 is missing"):
         DrainTemplates().fit(["a", "b", None])
-    with pytest.raises(ValueError, match="single string"):
-        DrainTemplates().fit("just one string")
-    dt = DrainTemplates(max_line_length=50).fit(["", "   ", "x " * 1000, "hello world"])
-    assert dt.n_empty_ == 2 and dt.n_truncated_ == 1
-    assert dt.transform([""]).ravel()[0] == -1
-    with pytest.raises(ValueError):
-        DrainTemplates(depth=2).fit(LINES)
+
+
+def test_empty_lines_set_aside_and_unknown():
+    dt = DrainTemplates().fit(["", "   ", "hello world", "hello world"])
+    assert dt.n_empty_ == 2 and dt.n_templates_ == 1
+    assert dt.transform(["", "\t"]).ravel().tolist() == [-1, -1]
+
+
+def test_one_megabyte_line_truncated():
+    long = "disk error on node 7 " + "x" * 1_000_000
+    dt = DrainTemplates(max_line_length=50).fit([long, "hello world", long])
+    assert dt.n_truncated_ == 2 and dt.n_templates_ == 2
+    assert dt.mask([long])[0] == "disk error on node <NUM> " + "x" * 29  # 50 chars, masked
+    assert dt.transform([long]).ravel()[0] == dt.transform([long[:60]]).ravel()[0]
+
+
+@pytest.mark.parametrize("rule, message", [
+    ((r"(unclosed", "X"), "does not compile"),
+    ((r"a*", "X"), "matches the empty string"),
+    ((r"(a)\1", "X"), "backreference"),
+    ((r"user \w+", "X"), "cannot span a space"),
+    ((r"\d+", "two words"), "must be one word"),
+    ("not a pair", "must be a .regex, name. pair"),
+])
+def test_masking_rules_checked_at_fit(rule, message):
+    with pytest.raises(ValueError, match=message):
+        DrainTemplates(masking=[(r"\d+", "NUM"), rule]).fit(LINES)
 
 
 def test_sklearn_composition_and_pickle():
@@ -91,8 +123,45 @@ def test_sklearn_composition_and_pickle():
 
 
 def test_default_masking_is_generic():
-    names = {n for _, n in DEFAULT_MASKING}
-    assert names == {"URL", "UUID", "BLK", "IP", "NUM", "PATH"}
+    assert {n for _, n in DEFAULT_MASKING} <= set(MASK_PATTERNS)
+    systems = ["hdfs", "hadoop", "spark", "zookeeper", "bgl", "hpc", "openstack", "apache",
+               "blk_", "nova", "instance", "proxifier", "openssh", "thunderbird"]
+    for pattern, _ in DEFAULT_MASKING:
+        assert not any(s in pattern.lower() for s in systems), pattern
+
+
+@pytest.mark.parametrize("token, kind", [
+    ("https://example.org/a?b=1", "URL"), ("ops@example.org", "EMAIL"),
+    ("123e4567-e89b-12d3-a456-426614174000", "UUID"), ("00:1a:2b:3c:4d:5e", "MAC"),
+    ("10.0.0.1:8080", "IP"), ("fe80::1", "IP"), ("2024-01-02T03:04:05.123Z", "TIME"),
+    ("12:30:45", "TIME"), ("db.example.com:5432", "HOST"), ("www.example.co.uk", "HOST"),
+    ("/var/log/app.log", "PATH"), ("C:\\Windows\\system32", "PATH"), ("1.5GB", "SIZE"),
+    ("300ms", "DURATION"), ("0x7f3a", "HEX"), ("deadbeef42", "HEX"),
+    ("job_1445_0020", "ID"), ("node-246", "ID"), ("-42.5", "NUM"),
+])
+def test_default_masks_cover_value_kinds(token, kind):
+    assert DrainTemplates().mask([f"value {token} seen"]).tolist() == [f"value <{kind}> seen"]
+
+
+def test_key_value_and_words_kept():
+    masked = DrainTemplates().mask(["state=RUNNING user=alice java.io.File done."]).tolist()
+    assert masked == ["state=<KV> user=<KV> java.io.File done."]
+
+
+def test_second_pass_merges_templates_split_by_a_leading_value():
+    # Drain routes by leading tokens: <HEX> and <NUM> open separate branches
+    lines = ["0x1f3a alignment exceptions seen", "0x2b alignment exceptions seen",
+             "12 alignment exceptions seen", "7 alignment exceptions seen"]
+    two = DrainTemplates(merge_templates=False).fit(lines)
+    ids = two.transform(lines).ravel()
+    assert two.n_templates_ == 2 and ids[0] == ids[1] != ids[2] == ids[3]
+    one = DrainTemplates(merge_templates=True).fit(lines)
+    assert one.n_templates_ == 1 and len(set(one.transform(lines).ravel())) == 1
+    assert one.templates_["template"].tolist() == ["<*> alignment exceptions seen"]
+    assert one.templates_["size"].tolist() == [4]
+    # words that differ are constants: no merge
+    words = ["disk alpha failed now", "disk alpha failed now", "net beta failed now"]
+    assert DrainTemplates(merge_templates=True, sim_th=0.9).fit(words).n_templates_ == 2
 
 
 def _grouping_accuracy(truth, pred):

@@ -24,7 +24,7 @@ from ._base import DATA_ENV, get_data_home, label_segments
 from ._changerca import list_changerca_cases, load_changerca
 from ._cmapss import load_cmapss
 from ._faults import fault_labels
-from ._loghub import LOGHUB_SYSTEMS, list_loghub_systems, load_loghub
+from ._loghub import LOGHUB_FORMATS, LOGHUB_SYSTEMS, list_loghub_systems, load_loghub
 from ._microservice import CROSS_MODAL_FAULT_TYPES, FAULT_TYPES, make_microservice_telemetry
 from ._nab import list_nab_series, load_nab
 from ._nezha import load_nezha
@@ -43,6 +43,7 @@ __all__ = [
     "CROSS_MODAL_FAULT_TYPES",
     "DATA_ENV",
     "FAULT_TYPES",
+    "LOGHUB_FORMATS",
     "LOGHUB_SYSTEMS",
     "fault_labels",
     "get_data_home",

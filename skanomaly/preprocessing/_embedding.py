@@ -75,12 +75,37 @@ def resolve_model_path(model):
     )
 
 
+def import_transformers():
+    """Import ``transformers`` (an optional dependency), or say how to install it.
+
+    Returns
+    -------
+    module : module
+        The ``transformers`` package.
+
+    Raises
+    ------
+    ImportError
+        When it is not installed, naming the extra that brings it.
+    """
+    try:
+        import transformers
+        import transformers.utils.logging  # noqa: F401  (the submodule used below)
+    except ImportError as exc:
+        raise ImportError(
+            "SemanticTemplateClusters needs the optional package 'transformers' to embed "
+            'templates; install it with: pip install "skanomaly[text]"'
+        ) from exc
+    return transformers
+
+
 def load_model(path, device="cpu"):
     """Load tokenizer and model from ``path`` offline, cached per (path, device)."""
     key = (str(Path(path).resolve()), str(device))
     if key not in _MODEL_CACHE:
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        transformers = import_transformers()
+        AutoModel, AutoTokenizer = transformers.AutoModel, transformers.AutoTokenizer
+        hf_logging = transformers.utils.logging
 
         # A local load needs no progress bar; restore the user's setting after.
         bar_was_on = hf_logging.is_progress_bar_enabled()
