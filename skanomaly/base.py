@@ -22,6 +22,7 @@ data being judged.
 """
 
 import math
+import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -38,7 +39,7 @@ from .batching import BatchLoader
 from .nets import ELBOLoss, VAENet
 from .thresholds import PercentileThreshold
 from .utils._compat import HasMethods, Interval, fit_context
-from .utils._validation import as_float32_tensor, n_rows, take_rows
+from .utils._validation import n_rows, take_rows
 
 __all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES", "NET_PARAM_NAMES"]
 
@@ -56,6 +57,11 @@ NET_PARAM_NAMES = ("compile",)
 # that was constant in training, would otherwise get an infinite weight.
 _SCALE_FLOOR = 0.01
 
+#: Optimiser steps of training when ``max_epochs=None`` (a budget of steps, not
+#: of epochs, so small and large data sets both get trained; early stopping on
+#: the held-out loss may stop sooner).
+TRAINING_STEPS = 1200
+
 
 def _is_net_param(name):
     return name in NET_PARAM_NAMES or name.startswith(NET_PARAM_PREFIXES)
@@ -72,6 +78,42 @@ def resolve_device(device):
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available.")
     return device
+
+
+#: Anomaly score given to samples whose score overflowed (largest float32).
+OVERFLOW_SCORE = float(np.finfo(np.float32).max)
+
+
+class ScoreOverflowWarning(RuntimeWarning):
+    """Input so large that the network's float32 arithmetic overflowed on some samples."""
+
+
+def cap_overflowed_scores(scores, data):
+    """Give samples whose anomaly score overflowed the score ``OVERFLOW_SCORE``, with a warning.
+
+    Inputs are validated finite, so a NaN or infinite score means the
+    float32 network overflowed on a huge (finite) value: such a sample is
+    scored as the most anomalous a float32 network can say, never NaN, so
+    thresholds and metrics keep working and the sample is flagged.
+    """
+    bad = ~np.isfinite(scores)
+    if not bad.any():
+        return scores
+    rows = np.flatnonzero(bad)
+    values = np.abs(np.asarray(data, dtype=np.float64)) if isinstance(data, np.ndarray) else None
+    largest = f" The largest |value| in X is {values.max():.3g}." if values is not None else ""
+    warnings.warn(
+        f"The anomaly score of {rows.size} sample(s) overflowed (first rows "
+        f"{rows[:5].tolist()}): X holds values too large for the network's float32 "
+        f"arithmetic.{largest} They are scored {OVERFLOW_SCORE:.3g} (the most anomalous). "
+        "Scale the input (e.g. a StandardScaler fitted on the training data) to get real "
+        "scores.",
+        ScoreOverflowWarning,
+        stacklevel=3,
+    )
+    scores = np.array(scores, dtype=np.float64)
+    scores[bad] = OVERFLOW_SCORE
+    return scores
 
 
 class BaseDeepDetector(OutlierMixin, BaseEstimator):
@@ -129,7 +171,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         "beta": [Interval(Real, 0, None, closed="left")],
         "optimizer": [type],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
@@ -265,7 +307,29 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         """Fit the state that depends on the data, before training (default: none)."""
 
     def _check_before_training(self, train_part, calibration_part, thresholder):
-        """Refuse a setting that cannot work, before training (default: no check)."""
+        """Refuse a setting that cannot work, before training.
+
+        Default: the thresholder gets one calibration score per row of the
+        held-out part (of the training part when ``validation_fraction=0``);
+        fewer than its ``min_calibration_size()`` is refused here rather
+        than after the whole training. Subclasses extend it (call super).
+        """
+        part = calibration_part if calibration_part is not None else train_part
+        n_min = getattr(thresholder, "min_calibration_size", lambda: 1)()
+        try:
+            n_held = n_rows(part)
+        except (AttributeError, TypeError):
+            return  # a detector-specific form of the data: its override counts the scores
+        if n_held < n_min:
+            n_total = n_rows(train_part) + (0 if calibration_part is None else n_held)
+            raise ValueError(
+                f"threshold={thresholder!r} needs at least {n_min} calibration scores, but "
+                f"validation_fraction={self.validation_fraction} holds out {n_held} of the "
+                f"{n_total} rows of X. Raise validation_fraction to at least "
+                f"{math.ceil(100 * n_min / n_total) / 100:g} (if that leaves enough to "
+                "train on), pass more data, or choose thresholder parameters that need "
+                "fewer scores."
+            )
 
     @abstractmethod
     def _make_dataset(self, part, device):
@@ -322,15 +386,32 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         return scale
 
     # ------------------------------------------------------------- training
-    def _build_net(self, data, valid_dataset, device):
+    def _training_budget(self, n_train):
+        """``(max_epochs, patience)`` for ``n_train`` training samples.
+
+        With ``max_epochs=None``: as many epochs as make about
+        ``TRAINING_STEPS`` optimiser steps, and a patience that stays the same
+        share of the budget as ``patience`` epochs are of 20 (never fewer
+        than ``patience`` epochs), so tiny epochs do not stop training early
+        on a noisy held-out loss.
+        """
+        if self.max_epochs is not None:
+            return self.max_epochs, self.patience
+        batch_size = self._checked_net_params().get("iterator_train__batch_size",
+                                                    self.batch_size)
+        epochs = max(1, math.ceil(TRAINING_STEPS / max(1, math.ceil(n_train / batch_size))))
+        return epochs, max(self.patience, math.ceil(self.patience * epochs / 20))
+
+    def _build_net(self, data, valid_dataset, device, budget=None):
         criterion, criterion_params = self._criterion()
         params = {f"module__{k}": v for k, v in self._module_params(data).items()}
         params.update({f"criterion__{k}": v for k, v in criterion_params.items()})
         params.update(self._checked_net_params())  # user's prefixed params win
+        max_epochs, patience = budget or (self.max_epochs, self.patience)
         callbacks = list(self.callbacks or [])
         if valid_dataset is not None and self.early_stopping:
             callbacks.append(
-                ("early_stopping", EarlyStopping(patience=self.patience, load_best=True))
+                ("early_stopping", EarlyStopping(patience=patience, load_best=True))
             )
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -340,7 +421,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             criterion=criterion,
             optimizer=self.optimizer,
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=max_epochs,
             batch_size=self.batch_size,
             iterator_train=BatchLoader,
             iterator_valid=BatchLoader,
@@ -389,7 +470,8 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
                 self._make_dataset(calibration_part, device)
                 if calibration_part is not None else None
             )
-            net = self._build_net(data, valid_dataset, device)
+            budget = self._training_budget(len(train_dataset))
+            net = self._build_net(data, valid_dataset, device, budget)
             net.fit(train_dataset, y=None)
         # The validation data must not travel with the pickled model.
         net.train_split = None
@@ -467,7 +549,8 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             Minus the anomaly score of each sample.
         """
         check_is_fitted(self, "net_")
-        return -self._anomaly_scores(self._validate_score_input(X))
+        data = self._validate_score_input(X)
+        return -cap_overflowed_scores(self._anomaly_scores(data), data)
 
     def decision_function(self, X):
         """Distance to the threshold: negative for anomalies.

@@ -11,7 +11,7 @@ score rankings against labelled root causes with HitRate@P% (Su et al., KDD
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .utils._labels import label_segments
+from .utils._labels import anomaly_mask, label_segments
 
 __all__ = ["channel_contributions", "rank_channels", "hit_rate_at_p"]
 
@@ -49,13 +49,16 @@ def rank_channels(contributions, segments=None, *, labels=None):
     segments : list of (start, end) or None, default=None
         Half-open row ranges to explain. If None, taken from ``labels``.
     labels : array-like of shape (n_samples,) or None, default=None
-        Alarms or true labels, nonzero (or -1 from ``predict``) meaning
-        anomalous; contiguous runs become the segments.
+        Alarms or true labels: -1/+1 (``predict``, -1 anomalous), 0/1 (1
+        anomalous) or boolean; contiguous runs become the segments. Labels
+        that are all 1 are read as ``predict``'s "no alarm" (with a
+        warning, as in :func:`~skanomaly.metrics.anomaly_mask`): no segment.
 
     Returns
     -------
     rankings : list of ndarray of int
-        For each segment, channel indices from most to least responsible.
+        For each segment, channel indices from most to least responsible;
+        empty when ``labels`` hold no alarm.
 
     Examples
     --------
@@ -72,8 +75,9 @@ def rank_channels(contributions, segments=None, *, labels=None):
     if segments is None:
         if labels is None:
             raise ValueError("Pass segments or labels to say which rows to explain.")
-        labels = np.asarray(labels)
-        segments = label_segments(labels == -1 if (labels == -1).any() else labels)
+        # -1/+1 (predict), 0/1 or boolean; all ones is read as predict's "no alarm"
+        # (with a warning), so no alarm gives no segment, never the whole series
+        segments = label_segments(anomaly_mask(labels, name="labels"))
     rankings = []
     for start, end in segments:
         if not 0 <= start < end <= len(contributions):

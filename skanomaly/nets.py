@@ -178,8 +178,32 @@ class ForecastLoss(nn.Module):
         return squared_error_per_sample(y_pred, target).mean()
 
 
+class _TrainingInterrupted(Exception):
+    """Carries a KeyboardInterrupt past skorch, which would swallow it."""
+
+
 class _FiniteLossNet(NeuralNet):
-    """``NeuralNet`` that stops at once, with advice, when the training loss is not finite."""
+    """``NeuralNet`` that stops at once, with advice, when the training loss is not finite.
+
+    A ``KeyboardInterrupt`` (Ctrl-C) during training propagates out of ``fit``
+    (skorch would end training quietly and return an under-trained net).
+    """
+
+    def fit_loop(self, X, y=None, **fit_params):
+        """skorch's loop; a KeyboardInterrupt leaves it as ``_TrainingInterrupted``."""
+        try:
+            return super().fit_loop(X, y, **fit_params)
+        except KeyboardInterrupt as exc:
+            raise _TrainingInterrupted(len(self.history)) from exc
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``, re-raising a KeyboardInterrupt during training."""
+        try:
+            return super().partial_fit(X, y, classes, **fit_params)
+        except _TrainingInterrupted as exc:
+            raise KeyboardInterrupt(
+                f"training interrupted in epoch {exc.args[0]}; the net is not kept"
+            ) from None
 
     def train_step(self, batch, **fit_params):
         """One optimisation step; raises ``FloatingPointError`` on a NaN/inf loss."""

@@ -130,3 +130,26 @@ def test_window_starts_bad_arguments(kwargs, error, match):
 def test_window_scores_to_steps_bad_arguments(args, error, match):
     with pytest.raises(error, match=match):
         window_scores_to_steps(*args)
+
+
+def test_detector_scores_far_from_a_huge_value_do_not_change():
+    # The bar at detector level: one value of 1e8 at row 100 changes no
+    # step score beyond row 100 + 2 * window_size (CNN windows see only themselves).
+    import torch
+
+    from skanomaly.detectors import TimeSeriesVAEDetector
+
+    torch.set_num_threads(1)
+    rng = np.random.RandomState(0)
+    t = np.arange(600)
+    X = np.c_[np.sin(t / 10), np.cos(t / 10)] + 0.05 * rng.randn(600, 2)
+    w = 16
+    det = TimeSeriesVAEDetector(window_size=w, hidden_channels=(4,), latent_dim=2, max_epochs=1,
+                                random_state=0, device="cpu").fit(X)
+    before = det.score_samples(X)
+    X_hit = X.copy()
+    X_hit[100, 0] = 1e8
+    after = det.score_samples(X_hit)
+    assert np.array_equal(before[100 + 2 * w:], after[100 + 2 * w:])
+    assert np.array_equal(before[: 100 - w], after[: 100 - w])
+    assert np.all(after[100 - w + 1: 100 + w] < before[100 - w + 1: 100 + w])  # flagged there

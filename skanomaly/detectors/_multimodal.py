@@ -281,6 +281,16 @@ class MultimodalVAEDetector(BaseDeepDetector):
         "kl_score_weight": [Interval(Real, 0, None, closed="left")],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [
+            dict(modalities={"a": slice(0, 1), "b": slice(1, None)}, latent_dim=2, hidden_dim=8,
+                 hidden_channels=(4,), n_heads=2, max_epochs=2, batch_size=32, device="cpu",
+                 random_state=0, modality_weights=weights)
+            for weights in (None, {"b": 0.5})
+        ]
+
     def __init__(
         self, *, modalities=None, modality_shapes=None, fusion="poe", latent_dim=16,
         hidden_dim=64, hidden_channels=(32, 64), kernel_size=5, cross_attention=False,
@@ -493,6 +503,7 @@ class MultimodalVAEDetector(BaseDeepDetector):
 
     # ------------------------------------------------------------ training
     def _check_before_training(self, train_part, calibration_part, thresholder):
+        super()._check_before_training(train_part, calibration_part, thresholder)
         parts = [(train_part, "training")]
         if calibration_part is not None:
             parts.append((calibration_part, "held-out calibration"))

@@ -73,8 +73,10 @@ class VisionVAEDetector(BaseDeepDetector):
         Optimizer; its options go through ``optimizer__*`` parameters.
     lr : float, default=1e-3
         Learning rate.
-    max_epochs : int, default=20
-        Most passes over the training images.
+    max_epochs : int or None, default=None
+        Most passes over the training images. ``None``: a budget of about
+        ``skanomaly.base.TRAINING_STEPS`` (1,200) optimiser steps whatever
+        the number of images, with early stopping on the held-out loss.
     batch_size : int, default=64
         Images per training batch.
     validation_fraction : float, default=0.1
@@ -140,9 +142,15 @@ class VisionVAEDetector(BaseDeepDetector):
         "ssim_weight": [Interval(Real, 0, None, closed="left")],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [dict(image_shape=(1, 1, -1), latent_dim=2, hidden_channels=(4,), max_epochs=2,
+                     batch_size=32, device="cpu", random_state=0)]
+
     def __init__(
         self, *, image_shape=None, latent_dim=16, hidden_channels=(32, 64), dropout=0.0,
-        ssim_weight=1.0, beta=1.0, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20,
+        ssim_weight=1.0, beta=1.0, optimizer=torch.optim.Adam, lr=1e-3, max_epochs=None,
         batch_size=64, validation_fraction=0.1, early_stopping=True, patience=5,
         threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
         **kwargs,
@@ -203,6 +211,13 @@ class VisionVAEDetector(BaseDeepDetector):
                                  input_name="X")
             if images.ndim == 3:
                 images = images[:, None]  # grayscale (n, H, W)
+            elif images.shape[-1] in (1, 3, 4) and images.shape[1] not in (1, 3, 4):
+                # (n, H, W, C) would be read as H channels of W x C images
+                raise ValueError(
+                    f"X of shape {images.shape} looks channels-last (n, height, width, "
+                    "channels); this detector reads 4-D input as (n, channels, height, "
+                    "width). Pass X.transpose(0, 3, 1, 2)."
+                )
             shape = images.shape[1:]
             if reset and self.image_shape is not None:
                 declared = self._declared_shape(math.prod(shape))
