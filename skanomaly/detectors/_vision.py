@@ -55,7 +55,9 @@ class VisionVAEDetector(BaseDeepDetector):
         from the number of features, as in :func:`numpy.reshape`. Needed for
         flat 2-D input (one image per row, C-order); optional for 3-D
         ``(n, height, width)`` and 4-D ``(n, channels, height, width)`` input,
-        which must then agree with it.
+        which must then agree with it. 4-D input whose last axis has 1, 3 or
+        4 entries and whose second has not, e.g. channels-last RGB ``(n,
+        height, width, 3)``, is refused with the transpose to apply.
     latent_dim : int, default=16
         Size of the latent space.
     hidden_channels : tuple of int, default=(32, 64)
