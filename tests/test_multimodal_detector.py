@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.helper import SliceDict
 
 from skanomaly.detectors import MultimodalVAEDetector
@@ -22,29 +21,7 @@ TINY = dict(latent_dim=2, hidden_dim=8, hidden_channels=(4,), n_heads=2, max_epo
             batch_size=32, random_state=0, device="cpu")
 
 
-def _expected_failed_checks(estimator):
-    return {
-        "check_estimators_nan_inf": (
-            "a sample whose values of a modality are all NaN misses that modality, which "
-            "fusion='poe' accepts by design; modality 'a' here has one column, so the "
-            "check's single NaN is such a sample (NaN inside a wider modality is rejected)."
-        ),
-        "check_methods_subset_invariance": (
-            "scores are computed in float32, like every detector's; the rounding of float32 "
-            "kernels depends on the batch size (~1e-6 relative, above the check's atol=1e-7): "
-            "test_scores_do_not_depend_on_the_batch checks it at float32 precision"
-        ),
-    }
-
-
-@parametrize_with_checks(
-    [MultimodalVAEDetector(modalities={"a": slice(0, 1), "b": slice(1, None)}, **TINY),
-     MultimodalVAEDetector(modalities={"a": slice(0, 1), "b": slice(1, None)},
-                           modality_weights={"b": 0.5}, **TINY)],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks, clone, pickle and GridSearchCV: tests/test_common.py.
 
 
 def test_scores_do_not_depend_on_the_batch():

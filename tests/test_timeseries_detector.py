@@ -10,7 +10,6 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skanomaly.datasets import make_anomalous_series
 from skanomaly.detectors import TimeSeriesVAEDetector
@@ -27,20 +26,7 @@ def tiny(**params):
     return TimeSeriesVAEDetector(**{**TINY, **params})
 
 
-# Windowed scoring depends on neighbouring rows, so scores cannot be invariant
-# to the order of rows or to scoring a subset on its own.
-EXPECTED_FAILED = {
-    "check_methods_sample_order_invariance":
-        "a time step's score depends on its neighbours in the window",
-    "check_methods_subset_invariance":
-        "scoring a subset re-windows it: edge steps see other windows",
-}
-
-
-@parametrize_with_checks([tiny(), tiny(encoder="transformer", d_model=8, n_heads=2, n_layers=1)],
-                         expected_failed_checks=lambda est: EXPECTED_FAILED)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks, clone, pickle and GridSearchCV: tests/test_common.py.
 
 
 @pytest.fixture(scope="module")

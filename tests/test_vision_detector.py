@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skanomaly.detectors import VisionVAEDetector
 from skanomaly.modules import VisionVAE
@@ -20,25 +19,7 @@ TINY = dict(latent_dim=2, hidden_channels=(4,), max_epochs=2, batch_size=32, ran
             device="cpu")
 
 
-_FLOAT32_BATCHES = (
-    "scores are computed in float32 (fast on every GPU); the rounding of float32 kernels "
-    "depends on the batch size on some CPUs (~1e-6 relative, above the check's atol=1e-7): "
-    "test_scores_do_not_depend_on_the_batch checks it at float32 precision"
-)
-
-
-def _expected_failed_checks(estimator):
-    # Flat rows with image_shape=(1, 1, -1) (any row length is a 1-pixel-high
-    # image) pass every other check.
-    return {"check_methods_subset_invariance": _FLOAT32_BATCHES}
-
-
-@parametrize_with_checks(
-    [VisionVAEDetector(image_shape=(1, 1, -1), **TINY)],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks, clone, pickle and GridSearchCV: tests/test_common.py.
 
 
 def _blobs(n=48, h=9, w=11, c=1, seed=0):

@@ -193,6 +193,12 @@ class AnoFusionDetector(BaseDeepDetector):
         "normalize_channels": ["boolean"],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [dict(window_size=4, hidden_dim=4, n_heads=1, gtn_channels=1, max_epochs=2,
+                     batch_size=32, device="cpu", random_state=0)]
+
     def __init__(
         self, *, modalities=None, window_size=20, hidden_dim=16, n_heads=2, gtn_channels=2,
         gtn_layers=1, gat_layers=1, dropout=0.0, nmi_bins=10, nmi_threshold=0.0,

@@ -394,6 +394,11 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [{"max_log_channels": 2}]
+
     def __init__(self, freq="1min", scope=None, entity="service", service_of=None,
                  modalities=None, log_channels="templates", max_log_channels=10,
                  trace_features=None, trace_by="service", metric_agg="mean",

@@ -211,6 +211,11 @@ class TraceWindowStats(TransformerMixin, BaseEstimator):
         "on_invalid": [StrOptions({"drop", "raise"})],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [{}]
+
     def __init__(self, window="60s", step=None, by="service", index=None, start_col="start",
                  end_col="end", duration_col="duration", service_col="service",
                  span_col="span_id", parent_col="parent_id", status_col=None, time_unit="s",

@@ -163,6 +163,18 @@ class BaseThresholder(BaseEstimator):
     Scores strictly above the threshold are anomalous.
     """
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [{}]
+
+    def __sklearn_tags__(self):
+        # Thresholders read a 1-D array of anomaly scores, not a 2-D X.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        return tags
+
     def min_calibration_size(self):
         """Smallest number of calibration scores :meth:`fit` accepts with these parameters.
 

@@ -66,6 +66,11 @@ class GEVThreshold(BaseThresholder):
         "block_size": [Interval(Integral, 1, None, closed="left")],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [{"block_size": 10}]
+
     def __init__(self, q=1e-3, block_size=100):
         self.q = q
         self.block_size = block_size

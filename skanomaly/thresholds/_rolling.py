@@ -55,6 +55,11 @@ class RollingThreshold(BaseThresholder):
         "n_sigma": [Interval(Real, 0, None, closed="left")],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [{"window": 10}]
+
     def __init__(self, window=100, n_sigma=3.0):
         self.window = window
         self.n_sigma = n_sigma

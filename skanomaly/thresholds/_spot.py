@@ -428,6 +428,11 @@ class DSPOTThreshold(_StreamingThresholder):
         "n_init": [Interval(Integral, 1, None, closed="left"), None],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [{"depth": 20}]
+
     def __init__(self, q=1e-4, level=0.98, depth=500, n_init=None):
         self.q = q
         self.level = level
