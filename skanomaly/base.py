@@ -41,7 +41,8 @@ from .thresholds import PercentileThreshold
 from .utils._compat import HasMethods, Interval, fit_context
 from .utils._validation import n_rows, take_rows
 
-__all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES", "NET_PARAM_NAMES"]
+__all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES", "NET_PARAM_NAMES",
+           "OVERFLOW_SCORE", "ScoreOverflowWarning", "cap_overflowed_scores"]
 
 #: Prefixes of the skorch parameters a detector forwards to its net.
 NET_PARAM_PREFIXES = (
