@@ -51,7 +51,7 @@ class _BadLines:
                     zlib.error) as exc:
                 hint = (" Pass on_bad_lines='skip' (or 'warn') to drop malformed lines."
                         if isinstance(exc, pd.errors.ParserError) else "")
-                raise ValueError(f"Malformed Nezha file {path}: {exc}.{hint}") from exc
+                raise ValueError(f"Malformed Nezha file {path}: {str(exc).strip()}.{hint}") from exc
         lines = [ln for w in caught if issubclass(w.category, pd.errors.ParserWarning)
                  for ln in str(w.message).splitlines() if ln.startswith("Skipping line")]
         missing = [c for c in required if c not in df.columns]
