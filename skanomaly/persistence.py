@@ -349,6 +349,10 @@ class _Decoder:
         cls = self.trusted(node["__object__"])
         state = {k: self.decode(v) for k, v in node["state"].items()}
         lru = state.pop("__lru_cache__", None)
+        bad = [k for k in state if not (isinstance(k, str) and k.isidentifier())
+               or k.startswith("__")]
+        if bad:  # e.g. __class__: only plain attribute names are set
+            raise ValueError(f"The file sets attribute(s) {bad[:3]} of {cls.__name__}; refusing.")
         obj = cls.__new__(cls)
         slots = {s for c in cls.__mro__ for s in getattr(c, "__slots__", ())}
         for key, value in state.items():

@@ -162,6 +162,13 @@ def test_a_file_naming_other_classes_is_refused(tree, tmp_path):
         load(_tampered(tmp_path, tree))
 
 
+def test_a_file_setting_dunder_attributes_is_refused(tmp_path):
+    tree = {"__object__": "drain3.drain.Node",
+            "state": {"__class__": {"__type__": "skanomaly.thresholds._base.PercentileThreshold"}}}
+    with pytest.raises(ValueError, match="__class__.*refusing"):
+        load(_tampered(tmp_path, tree))
+
+
 def test_a_pickle_is_not_loaded(tmp_path):
     path = tmp_path / "model.pkl"
     path.write_bytes(pickle.dumps(PercentileThreshold()))
