@@ -150,11 +150,33 @@ class SlidingWindowDataset(_BatchedDataset):
         return int(self.starts.shape[0])
 
     def positions(self, indices):
-        """Time-step index of every element of the windows ``indices``: (batch, window)."""
+        """Time-step index of every element of the windows ``indices``.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int or slice
+            The samples to gather.
+
+        Returns
+        -------
+        positions : torch.Tensor of shape (batch, window)
+            The series step of each window element.
+        """
         return self.starts[indices].unsqueeze(1) + self.offsets
 
     def get_batch(self, indices):
-        """Windows ``indices`` as a (batch, n_channels, window) tensor."""
+        """Windows ``indices`` as one tensor.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int or slice
+            The samples to gather.
+
+        Returns
+        -------
+        windows : torch.Tensor of shape (batch, n_channels, window)
+            The windows.
+        """
         return self.series[:, self.positions(indices)].transpose(0, 1)
 
     def __getitem__(self, index):
@@ -198,11 +220,35 @@ class ForecastWindowDataset(SlidingWindowDataset):
         super().__init__(series, np.arange(n_windows), window_size)
 
     def targets(self, indices):
-        """Step after each window ``indices``: (batch, n_channels)."""
+        """Step after each window ``indices``.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int or slice
+            The samples to gather.
+
+        Returns
+        -------
+        targets : torch.Tensor of shape (batch, n_channels)
+            The step that follows each window.
+        """
         return self.series[:, self.starts[indices] + self.window_size].t()
 
     def get_batch(self, indices):
-        """``(windows, targets)``: (batch, n_channels, window) and (batch, n_channels)."""
+        """Windows ``indices`` and the step after each.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int or slice
+            The samples to gather.
+
+        Returns
+        -------
+        windows : torch.Tensor of shape (batch, n_channels, window)
+            The windows.
+        targets : torch.Tensor of shape (batch, n_channels)
+            The step after each window.
+        """
         return super().get_batch(indices), self.targets(indices)
 
     def __getitem__(self, index):
@@ -239,7 +285,18 @@ class ReadyWindowDataset(_BatchedDataset):
         return int(self.windows.shape[0])
 
     def get_batch(self, indices):
-        """Samples ``indices`` as one tensor."""
+        """Samples ``indices`` as one tensor.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int or slice
+            The samples to gather.
+
+        Returns
+        -------
+        samples : torch.Tensor of shape (batch, ...)
+            The samples.
+        """
         return self.windows[indices]
 
     def __getitem__(self, index):
@@ -274,7 +331,18 @@ class DictDataset(_BatchedDataset):
         return int(next(iter(self.tensors.values())).shape[0])
 
     def get_batch(self, indices):
-        """Rows ``indices`` of every tensor, as a dict."""
+        """Rows ``indices`` of every tensor, as a dict.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int or slice
+            The samples to gather.
+
+        Returns
+        -------
+        batch : dict of str to torch.Tensor
+            The rows of each tensor.
+        """
         return {key: value[indices] for key, value in self.tensors.items()}
 
     def __getitem__(self, index):

@@ -30,7 +30,7 @@ class AnomalyScoreDisplay:
     y_pred : ndarray of shape (n_samples,), dtype bool, or None, default=None
         Detected anomalies; by default ``scores > threshold``.
     index : array-like of shape (n_samples,) or None, default=None
-        x coordinates (positions, or timestamps of a DataFrame's index).
+        The x coordinates (positions, or timestamps of a DataFrame's index).
     name : str or None, default=None
         Legend label of the scores.
 
@@ -130,7 +130,7 @@ class AnomalyScoreDisplay:
         y_pred : array-like of shape (n_samples,) or None, default=None
             Detected labels; by default ``scores > threshold``.
         index : array-like of shape (n_samples,) or None, default=None
-            x coordinates.
+            The x coordinates.
         anomaly_label : {None, -1, 1}, default=None
             Label of anomalies in ``y_true`` and ``y_pred``; None infers it.
         ax : matplotlib Axes or None, default=None

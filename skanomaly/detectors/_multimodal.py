@@ -211,7 +211,7 @@ class MultimodalVAEDetector(BaseDeepDetector):
     verbose : int, default=0
         ``0``: silent; ``1`` or more: a progress bar and a line per epoch.
     **kwargs
-        skorch parameters forwarded to the net (``module__*``,
+        Skorch parameters forwarded to the net (``module__*``,
         ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
         ``iterator_valid__*``, ``callbacks__*``).
 

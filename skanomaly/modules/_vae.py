@@ -6,7 +6,15 @@ from torch import nn
 
 
 class GaussianHead(nn.Module):
-    """Map features to the mean and log-variance of a diagonal Gaussian."""
+    """Map features to the mean and log-variance of a diagonal Gaussian.
+
+    Parameters
+    ----------
+    in_features : int
+        Size of the features.
+    latent_dim : int
+        Size of the latent space.
+    """
 
     def __init__(self, in_features, latent_dim):
         super().__init__()
@@ -14,6 +22,18 @@ class GaussianHead(nn.Module):
         self.logvar = nn.Linear(in_features, latent_dim)
 
     def forward(self, h):
+        """Posterior mean and log-variance of features ``h``.
+
+        Parameters
+        ----------
+        h : torch.Tensor of shape (batch, in_features)
+            Encoder features.
+
+        Returns
+        -------
+        mu, logvar : torch.Tensor of shape (batch, latent_dim)
+            Mean and log-variance (clamped to [-20, 20]).
+        """
         # Clamp keeps exp(logvar) finite early in training without changing
         # any reasonable posterior (std between 4.5e-5 and 22000).
         return self.mu(h), self.logvar(h).clamp(-20.0, 20.0)
@@ -42,7 +62,20 @@ def kl_divergence(mu, logvar):
 
 
 def reparameterize(mu, logvar, training):
-    """Sample ``z`` while training; use the posterior mean otherwise (deterministic)."""
+    """Sample ``z`` while training; use the posterior mean otherwise (deterministic).
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor of shape (batch, latent_dim)
+        Posterior mean and log-variance.
+    training : bool
+        Sample (``True``) or return ``mu``.
+
+    Returns
+    -------
+    z : torch.Tensor of shape (batch, latent_dim)
+        The latent code.
+    """
     if not training:
         return mu
     return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
@@ -54,19 +87,53 @@ class VAEModule(nn.Module):
     Subclasses set ``self.encoder``, ``self.head`` (a :class:`GaussianHead`) and
     ``self.decoder``. ``forward`` returns ``(reconstruction, mu, logvar)``;
     ``reconstruct`` decodes the posterior mean, the deterministic path used for
-    scoring.
+    scoring. It has no constructor parameters of its own.
     """
 
     def encode(self, x):
-        """Posterior mean and log-variance of ``x``."""
+        """Posterior mean and log-variance of ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs.
+
+        Returns
+        -------
+        mu, logvar : torch.Tensor of shape (batch, latent_dim)
+            The posterior's parameters.
+        """
         return self.head(self.encoder(x))
 
     def forward(self, x):
+        """Encode, sample ``z`` (posterior mean in eval mode) and decode.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs.
+
+        Returns
+        -------
+        reconstruction, mu, logvar : torch.Tensor
+            The decoded batch and the posterior's parameters.
+        """
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar, self.training)
         return self.decoder(z), mu, logvar
 
     def reconstruct(self, x):
-        """Decode the posterior mean of ``x``: no sampling, same output every call."""
+        """Decode the posterior mean of ``x``: no sampling, same output every call.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs.
+
+        Returns
+        -------
+        reconstruction : torch.Tensor
+            Same shape as ``x``.
+        """
         mu, _ = self.encode(x)
         return self.decoder(mu)

@@ -39,6 +39,16 @@ _KINDS = {1: "tabular", 2: "timeseries", 3: "image"}
 def modality_kind(shape):
     """Kind of a modality from the shape of one sample.
 
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one sample of the modality.
+
+    Returns
+    -------
+    kind : {"tabular", "timeseries", "image"}
+        From the number of dimensions: 1, 2 or 3.
+
     Examples
     --------
     >>> modality_kind((38,)), modality_kind((2, 50)), modality_kind((1, 28, 28))
@@ -59,12 +69,14 @@ def product_of_experts(mus, logvars, mask):
     Parameters
     ----------
     mus, logvars : torch.Tensor of shape (batch, n_experts, latent_dim)
+        Mean and log-variance of each expert.
     mask : torch.Tensor of shape (batch, n_experts)
         1 where the expert (modality) is present, 0 where it is missing.
 
     Returns
     -------
     mu, logvar : torch.Tensor of shape (batch, latent_dim)
+        The fused posterior.
     """
     precision = torch.exp(-logvars) * mask.unsqueeze(-1)
     # The prior expert contributes precision 1 and mean 0.
@@ -74,7 +86,19 @@ def product_of_experts(mus, logvars, mask):
 
 
 class MLPVAE(nn.Module):
-    """Encoder and decoder MLPs for tabular samples of shape (n_features,)."""
+    """Encoder and decoder MLPs for tabular samples of shape (n_features,).
+
+    Parameters
+    ----------
+    n_features : int
+        Values per sample.
+    latent_dim : int
+        Size of the latent space.
+    hidden_dim : int, default=64
+        Width of the hidden layers.
+    dropout : float, default=0.0
+        Dropout rate.
+    """
 
     def __init__(self, n_features, latent_dim, hidden_dim=64, dropout=0.0):
         super().__init__()
@@ -231,6 +255,21 @@ class MultimodalVAE(nn.Module):
         return (per_expert * mask).sum(dim=1) / mask.sum(dim=1)
 
     def forward(self, mask=None, **inputs):
+        """Encode, fuse, sample ``z`` (the posterior mean in eval mode) and decode.
+
+        Parameters
+        ----------
+        mask : torch.Tensor of shape (batch, n_modalities), default=None
+            1 where a modality is present; None: all present.
+        **inputs : dict of str to torch.Tensor
+            One batch per modality.
+
+        Returns
+        -------
+        out : tuple
+            ``(reconstructions, mu, logvar, kl)``, plus the single experts'
+            ``{name: (reconstruction, kl)}`` when training them.
+        """
         mu, logvar, experts, mask = self._posterior(inputs, mask)
         if self.fusion == "moe" and self.training:
             # One present expert per sample: a draw from the mixture.
@@ -256,12 +295,40 @@ class MultimodalVAE(nn.Module):
         return singles
 
     def encode(self, mask=None, **inputs):
-        """Fused posterior mean and log-variance."""
+        """Fused posterior mean and log-variance.
+
+        Parameters
+        ----------
+        mask : torch.Tensor of shape (batch, n_modalities), default=None
+            1 where a modality is present; None: all present.
+        **inputs : dict of str to torch.Tensor
+            One batch per modality.
+
+        Returns
+        -------
+        mu, logvar : torch.Tensor of shape (batch, latent_dim)
+            The fused posterior.
+        """
         mu, logvar, _, _ = self._posterior(inputs, mask)
         return mu, logvar
 
     def reconstruct(self, mask=None, **inputs):
-        """Decode the fused posterior mean: deterministic reconstructions and KL."""
+        """Decode the fused posterior mean: deterministic reconstructions and KL.
+
+        Parameters
+        ----------
+        mask : torch.Tensor of shape (batch, n_modalities), default=None
+            1 where a modality is present; None: all present.
+        **inputs : dict of str to torch.Tensor
+            One batch per modality.
+
+        Returns
+        -------
+        reconstructions : dict of str to torch.Tensor
+            One per modality.
+        kl : torch.Tensor of shape (batch,)
+            KL divergence of the fused posterior from the prior.
+        """
         mu, logvar, experts, mask = self._posterior(inputs, mask)
         return {n: self.decoders[n](mu) for n in self.names}, self._kl(mu, logvar, experts, mask)
 

@@ -18,8 +18,27 @@ __all__ = ["TimeSeriesVAE", "conv_output_lengths"]
 def conv_output_lengths(window_size, n_layers, kernel_size, stride=2):
     """Sequence length after each stride-``stride`` convolution with 'same' padding.
 
-    Returns a list starting with ``window_size`` and holding ``n_layers + 1``
-    lengths, the last one the encoder's output length.
+    Parameters
+    ----------
+    window_size : int
+        Input length.
+    n_layers : int
+        Convolution layers.
+    kernel_size : int
+        Odd kernel size.
+    stride : int, default=2
+        Stride of each layer.
+
+    Returns
+    -------
+    lengths : list of int
+        ``n_layers + 1`` lengths starting with ``window_size``; the last one
+        is the encoder's output length.
+
+    Examples
+    --------
+    >>> conv_output_lengths(64, 2, kernel_size=5)
+    [64, 32, 16]
     """
     lengths = [window_size]
     padding = kernel_size // 2

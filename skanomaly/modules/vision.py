@@ -20,6 +20,18 @@ _KERNEL, _STRIDE, _PADDING = 3, 2, 1
 def conv2d_output_sizes(height, width, n_layers):
     """``(height, width)`` after each stride-2 layer, input size first.
 
+    Parameters
+    ----------
+    height, width : int
+        Input image size.
+    n_layers : int
+        Stride-2 layers.
+
+    Returns
+    -------
+    sizes : list of tuple of int
+        ``n_layers + 1`` sizes, each side halved and rounded up per layer.
+
     Examples
     --------
     >>> conv2d_output_sizes(28, 28, 3)
