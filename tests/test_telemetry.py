@@ -176,6 +176,15 @@ def test_frames_slice_like_rows():
         frames[:, 0]
 
 
+def test_global_pandas_output():
+    from sklearn import config_context
+
+    raw = _raw(n=10)
+    with config_context(transform_output="pandas"):
+        out = TelemetryChannels().fit(raw).transform(raw)
+    pd.testing.assert_frame_equal(out, TelemetryChannels().fit(raw).transform(raw))
+
+
 def test_clone_and_pickle():
     raw = _raw(n=20)
     tc = TelemetryChannels(scope=["cart"], max_log_channels=3)

@@ -513,7 +513,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
                 raise ValueError("No log line in scope to fit log channels on; pass "
                                  "log_channels=None or widen scope.")
             self.log_parser_ = self._make_parser().fit(msgs)
-        ids = (self.log_parser_.transform(msgs).ravel() if len(msgs)
+        ids = (np.asarray(self.log_parser_.transform(msgs)).ravel() if len(msgs)
                else np.empty(0, np.int64))
         if fitting:
             self._fit_log_channels(ent, ids)
