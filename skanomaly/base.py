@@ -39,6 +39,7 @@ from .batching import BatchLoader
 from .nets import ELBOLoss, VAENet
 from .thresholds import PercentileThreshold
 from .utils._compat import HasMethods, Interval, fit_context
+from .utils._outofcore import is_dask_collection, is_out_of_core, score_out_of_core
 from .utils._validation import n_rows, take_rows
 
 __all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES", "NET_PARAM_NAMES",
@@ -73,6 +74,16 @@ def resolve_device(device):
 
     Other values (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``) are
     returned unchanged; asking for CUDA on a machine without it is an error.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        The device asked for.
+
+    Returns
+    -------
+    device : str or torch.device
+        The device to use.
     """
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -96,6 +107,18 @@ def cap_overflowed_scores(scores, data):
     float32 network overflowed on a huge (finite) value: such a sample is
     scored as the most anomalous a float32 network can say, never NaN, so
     thresholds and metrics keep working and the sample is flagged.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples,)
+        Anomaly scores.
+    data : ndarray or dict
+        The scored input, for the message.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,)
+        The scores, overflowed ones replaced by ``OVERFLOW_SCORE``.
     """
     bad = ~np.isfinite(scores)
     if not bad.any():
@@ -550,8 +573,28 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             Minus the anomaly score of each sample.
         """
         check_is_fitted(self, "net_")
+        if is_out_of_core(X):
+            # Block by block with the rows each score depends on: equal to
+            # scoring X in memory (see skanomaly.utils._outofcore).
+            return score_out_of_core(
+                self._score_in_memory, X, context=self._row_context(), align=self._row_align()
+            )
+        return self._score_in_memory(X)
+
+    def _score_in_memory(self, X):
         data = self._validate_score_input(X)
         return -cap_overflowed_scores(self._anomaly_scores(data), data)
+
+    def _row_context(self):
+        """Rows ``(before, after)`` a row's score depends on; none by default.
+
+        Used to score dask arrays and memmaps block by block exactly.
+        """
+        return (0, 0)
+
+    def _row_align(self):
+        """Blocks of out-of-core input start on multiples of this (a window stride)."""
+        return 1
 
     def decision_function(self, X):
         """Distance to the threshold: negative for anomalies.
@@ -570,6 +613,8 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             Negative for anomalies.
         """
         scores = self.score_samples(X)
+        if is_dask_collection(scores):
+            return _lazy_decision(scores, self.thresholder_)
         return scores + self.thresholder_.thresholds(-scores)
 
     def predict(self, X):
@@ -586,3 +631,20 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             ``-1`` where ``decision_function(X) < 0``.
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+def _lazy_decision(scores, thresholder):
+    """``decision_function`` of lazily computed (dask) scores.
+
+    A fixed threshold applies block by block. A streaming thresholder (one
+    with ``update``) carries state from step to step, so the whole score
+    vector (one float per row) is computed first and thresholded in order.
+    """
+    import dask.array as da
+
+    def decide(s):
+        return s + thresholder.thresholds(-s)
+
+    if hasattr(thresholder, "update"):
+        return da.from_array(decide(scores.compute()), chunks=scores.chunks)
+    return scores.map_blocks(decide, dtype=np.float64)

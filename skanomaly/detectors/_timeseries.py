@@ -1,5 +1,6 @@
 """TimeSeriesVAEDetector: a VAE over sliding windows of a multichannel series."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,6 +15,27 @@ from ..utils._compat import Interval, StrOptions
 from ..utils._validation import as_float32_tensor, check_numeric_columns
 
 __all__ = ["TimeSeriesVAEDetector"]
+
+# A channel holding one value in at least this share of its training steps is
+# near-constant: StandardScaler-like scaling turns its rare values into huge ones.
+_NEAR_CONSTANT_SHARE = 0.99
+
+# The calibration part should hold at least this many windows' worth of steps
+# (2-D input) or windows (3-D input) for a threshold that means something.
+_MIN_CALIBRATION_WINDOWS = 10
+
+
+def _channel_rows(X):
+    """(n_rows, n_channels) view of a series or a 3-D window array."""
+    return X if X.ndim == 2 else X.transpose(0, 2, 1).reshape(-1, X.shape[1])
+
+
+def _flat_channels(rows):
+    """Masks of the constant and of the near-constant channels of ``rows``."""
+    constant = np.ptp(rows, axis=0) == 0
+    # A value held by more than half of the rows is the median.
+    share = np.mean(rows == np.median(rows, axis=0), axis=0)
+    return constant, ~constant & (share >= _NEAR_CONSTANT_SHARE)
 
 
 class TimeSeriesVAEDetector(BaseDeepDetector):
@@ -61,6 +83,19 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         Transformer layers in the encoder and in the decoder (``"transformer"``).
     dropout : float, default=0.0
         Dropout rate.
+    scaling : {"standard", None}, default="standard"
+        ``"standard"``: each channel is centred and divided by its standard
+        deviation over the training data (``input_mean_``, ``input_scale_``;
+        a constant channel keeps scale 1, i.e. its own units) before the
+        network sees it, in ``fit`` and when scoring. Standardising is
+        affine, so a per-channel affine scaler in front of the detector
+        (``StandardScaler``, ``MinMaxScaler``) changes nothing. ``None``:
+        the values as given.
+    input_clip : float or None, default=10.0
+        With ``scaling="standard"``, scaled values are clipped to
+        ``[-input_clip, input_clip]``, so a channel that barely moved in
+        training (and whose standard deviation is tiny) cannot feed the
+        network values hundreds of deviations away. ``None``: no clip.
     aggregation : {"window", "step"}, default="window"
         How a 2-D input's time step gets its score. ``"window"``: the mean
         score of the windows covering the step (a window's score is its
@@ -82,8 +117,11 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         Optimizer; its options go through ``optimizer__*`` parameters.
     lr : float, default=1e-3
         Learning rate.
-    max_epochs : int, default=20
-        Most passes over the training windows.
+    max_epochs : int or None, default=None
+        Most passes over the training windows. ``None``: a budget of optimiser
+        steps rather than epochs, about ``skanomaly.base.TRAINING_STEPS``
+        (1,200) whatever the length of the series, so a short series is not
+        left far from convergence and a long one does not train for hours.
     batch_size : int, default=128
         Windows per training batch.
     validation_fraction : float, default=0.1
@@ -97,7 +135,9 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         Stop when the held-out loss has not improved for ``patience`` epochs
         and keep the best weights.
     patience : int, default=5
-        Epochs without improvement before early stopping.
+        Epochs without improvement before early stopping; with
+        ``max_epochs=None`` and epochs of few steps, the same share of the
+        budget (``patience`` twentieths of it).
     threshold : thresholder, default=None
         Turns calibration scores into the decision threshold, e.g.
         :class:`~skanomaly.thresholds.PercentileThreshold`. ``None`` means
@@ -112,7 +152,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     verbose : int, default=0
         ``0``: silent; ``1`` or more: a progress bar and a line per epoch.
     **kwargs
-        skorch parameters forwarded to the net: ``module__*``,
+        Skorch parameters forwarded to the net: ``module__*``,
         ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
         ``iterator_valid__*``, ``callbacks__*``.
 
@@ -124,6 +164,9 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         The fitted copy of ``threshold``.
     offset_ : float
         ``decision_function(X) = score_samples(X) - offset_``.
+    input_mean_, input_scale_ : ndarray of shape (`n_features_in_`,)
+        Per-channel centre and scale applied to the input (zeros and ones when
+        ``scaling=None``).
     channel_scale_ : ndarray of shape (`n_features_in_`,)
         Per-channel error scale from the calibration part (ones when
         ``normalize_channels=False``).
@@ -165,15 +208,28 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "scaling": [StrOptions({"standard"}), None],
+        "input_clip": [Interval(Real, 0, None, closed="neither"), None],
         "aggregation": [StrOptions({"window", "step"})],
         "normalize_channels": ["boolean"],
     }
 
+    @classmethod
+    def _get_test_params(cls):
+        """Tiny configurations for the common estimator tests (tests/test_common.py)."""
+        return [
+            dict(window_size=4, max_epochs=2, latent_dim=2, hidden_channels=(4,), batch_size=16,
+                 device="cpu", random_state=0),
+            dict(window_size=4, max_epochs=2, latent_dim=2, batch_size=16, encoder="transformer",
+                 d_model=8, n_heads=2, n_layers=1, device="cpu", random_state=0),
+        ]
+
     def __init__(
         self, *, window_size=64, stride=1, encoder="cnn", latent_dim=8,
         hidden_channels=(32, 64), kernel_size=5, d_model=64, n_heads=4, n_layers=2,
-        dropout=0.0, aggregation="window", normalize_channels=True, beta=1.0,
-        optimizer=torch.optim.Adam, lr=1e-3, max_epochs=20, batch_size=128,
+        dropout=0.0, scaling="standard", input_clip=10.0, aggregation="window",
+        normalize_channels=True, beta=1.0,
+        optimizer=torch.optim.Adam, lr=1e-3, max_epochs=None, batch_size=128,
         validation_fraction=0.1, early_stopping=True, patience=5,
         threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
         **kwargs,
@@ -188,6 +244,8 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         self.n_heads = n_heads
         self.n_layers = n_layers
         self.dropout = dropout
+        self.scaling = scaling
+        self.input_clip = input_clip
         self.aggregation = aggregation
         self.normalize_channels = normalize_channels
         self.beta = beta
@@ -247,6 +305,19 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
             raise ValueError("hidden_channels must name at least one layer.")
         return self._check_input(X, reset=True)
 
+    def _row_context(self):
+        # A step's score averages the windows covering it: w - 1 steps either
+        # side. With stride > 1 the context before a block keeps windows on the
+        # stride grid, and the context after it takes the block's flush-end
+        # window (window_starts) off the block's own steps.
+        w, s = self.window_size, self.stride
+        if s == 1:
+            return (w - 1, w - 1)
+        return (-(-(w - 1) // s) * s, w)
+
+    def _row_align(self):
+        return self.stride
+
     def _validate_score_input(self, X):
         return self._check_input(X, reset=False)
 
@@ -257,8 +328,69 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
             return self.window_size, "time steps"
         return 1, "windows"
 
+    def _held_out_size(self, n, what, unit=1):
+        # Grow a short calibration part up to _MIN_CALIBRATION_WINDOWS windows,
+        # as long as the training part keeps at least half of the data.
+        n_held = super()._held_out_size(n, what, unit)
+        if n_held == 0:
+            return n_held
+        step = self.window_size if what == "time steps" else 1
+        wanted = _MIN_CALIBRATION_WINDOWS * step
+        n_held = max(n_held, min(wanted, n // 2))
+        if n_held < wanted:
+            warnings.warn(
+                f"X has {n} {what}: the held-out calibration part holds only {n_held} "
+                f"{what} (fewer than {_MIN_CALIBRATION_WINDOWS} windows), so the threshold "
+                "rests on few, strongly correlated scores and the alarm rate on new data "
+                f"can be far from the expected one. Fit on at least {2 * wanted} {what}, "
+                "use a smaller window_size, or pass a threshold set on labelled data "
+                "(e.g. threshold=PercentileThreshold(q=...)).",
+                UserWarning, stacklevel=4,
+            )
+        return n_held
+
+    def _fit_data_state(self, X, train_part):
+        rows = _channel_rows(X)
+        constant, near = _flat_channels(rows)
+        self._warn_flat_channels(constant, near)
+        if self.scaling is None:
+            self.input_mean_ = np.zeros(X.shape[1])
+            self.input_scale_ = np.ones(X.shape[1])
+            return
+        self.input_mean_ = rows.mean(axis=0, dtype=np.float64)
+        std = rows.std(axis=0, dtype=np.float64)
+        self.input_scale_ = np.where(constant | (std == 0), 1.0, std)
+
+    def _warn_flat_channels(self, constant, near):
+        if not (constant.any() or near.any()):
+            return
+        names = getattr(self, "feature_names_in_", np.arange(len(constant)))
+        parts = []
+        if constant.any():
+            parts.append(f"constant in the training data: {list(map(str, names[constant]))}")
+        if near.any():
+            parts.append(f"one value in at least {_NEAR_CONSTANT_SHARE:.0%} of the training "
+                         f"steps: {list(map(str, names[near]))}")
+        warnings.warn(
+            f"Channel(s) {'; '.join(parts)}. A later change of such a channel is large "
+            "next to what training saw: the detector bounds it (input_clip, the floor of "
+            "the channel error scales), but it can still raise alarms on its own. Drop "
+            "these columns if their changes do not matter.",
+            UserWarning, stacklevel=4,
+        )
+
+    def _scaled(self, part):
+        if self.scaling is None:
+            return part
+        shape = (-1,) if part.ndim == 2 else (-1, 1)
+        mean = self.input_mean_.astype(part.dtype).reshape(shape)
+        scaled = (part - mean) / self.input_scale_.astype(part.dtype).reshape(shape)
+        if self.input_clip is not None:
+            np.clip(scaled, -self.input_clip, self.input_clip, out=scaled)
+        return scaled.astype(np.float32, copy=False)
+
     def _make_dataset(self, part, device):
-        data = as_float32_tensor(part, device)
+        data = as_float32_tensor(self._scaled(part), device)
         if part.ndim == 3:
             return ReadyWindowDataset(data)
         starts = window_starts(part.shape[0], self.window_size, self.stride)
@@ -282,7 +414,9 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
 
         For 2-D input, row ``t`` averages the errors at step ``t`` of every
         window covering it; for 3-D input, row ``i`` averages window ``i``
-        over time. Divided by ``channel_scale_`` these are the terms the
+        over time. Errors are in the network's input units (standard
+        deviations of the training data with ``scaling="standard"``).
+        Divided by ``channel_scale_`` these are the terms the
         anomaly score adds up, so they say which channels drive an alarm
         (root-cause analysis).
 
@@ -294,6 +428,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         Returns
         -------
         errors : ndarray of shape (n_samples, n_channels)
+            The squared errors, before division by ``channel_scale_``.
         """
         check_is_fitted(self, "net_")
         return self._channel_errors(self._validate_score_input(X))
