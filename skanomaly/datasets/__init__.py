@@ -8,6 +8,7 @@ original layouts and return scikit-learn :class:`~sklearn.utils.Bunch` objects:
 - :func:`load_smd_sample`: a small SMD slice shipped inside the package (no download);
 - :func:`load_cmapss`: NASA C-MAPSS turbofan data with RUL-based anomaly labels;
 - :func:`load_nab`, :func:`list_nab_series`: Numenta Anomaly Benchmark series and windows;
+- :func:`load_nezha`: Nezha microservice data (metrics, logs, spans, injected faults);
 - :func:`load_changerca`, :func:`list_changerca_cases`: ChangeRCA change-induced failures;
 - :func:`make_anomalous_series`: a generated multichannel series with labelled anomalies;
 - :func:`make_microservice_telemetry`: generated raw microservice telemetry (metrics, logs,

@@ -463,7 +463,7 @@ def make_microservice_telemetry(
     CPU utilisation (queueing), and its latency as seen by callers adds its callees'
     latencies (sequential calls); memory has a small load term; network bytes follow
     requests and calls; errors are drawn from a small base rate plus the errors of
-    callees. Logs come from 10-14 templates per service (INFO/DEBUG chatter, occasional
+    callees. Logs come from 12-15 templates per service (INFO/DEBUG chatter, occasional
     benign WARNs, rare ERRORs, with ids, numbers, durations, IPs as variable parts); their
     volume follows load and their durations follow latency. Traced requests (a fixed
     fraction of the frontend's requests) walk the call graph: a span lasts its own time
