@@ -331,6 +331,14 @@ class MultimodalVAEDetector(BaseDeepDetector):
         self.verbose = verbose
         self._store_net_params(kwargs)
 
+    def __sklearn_tags__(self):
+        # A sample whose values of a modality are all NaN misses that modality
+        # (fusion="poe" handles it); NaN inside a modality is still refused.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.dict = True
+        return tags
+
     # --------------------------------------------------------- validation
     def _shape_modality(self, name, values):
         """Reshape flat values to ``modality_shapes[name]`` when one is given."""

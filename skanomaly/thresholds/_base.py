@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._compat import Interval
+from ..utils._compat import Interval, fit_context
 
 
 def check_scores(scores, *, name="scores", min_samples=1):
@@ -265,6 +265,7 @@ class PercentileThreshold(BaseThresholder):
     def __init__(self, q=0.99):
         self.q = q
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y=None):
         """Compute the threshold from calibration scores.
 

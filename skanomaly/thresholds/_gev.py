@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import stats
 
-from ..utils._compat import Interval
+from ..utils._compat import Interval, fit_context
 from ._base import (
     BaseThresholder,
     check_calibration_size,
@@ -85,6 +85,7 @@ class GEVThreshold(BaseThresholder):
         self._validate_params()
         return _MIN_BLOCKS * self.block_size
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y=None):
         """Fit the GEV to block maxima and set the threshold.
 

@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._compat import Interval
+from ..utils._compat import Interval, fit_context
 from ._base import (
     BaseThresholder,
     check_calibration_size,
@@ -74,6 +74,7 @@ class RollingThreshold(BaseThresholder):
         self._validate_params()
         return self.window
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y=None):
         """Keep the last ``window`` calibration scores.
 

@@ -15,7 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._compat import Interval
+from ..utils._compat import Interval, fit_context
 from ._base import (
     BaseThresholder,
     check_calibration_size,
@@ -322,6 +322,7 @@ class SPOTThreshold(_StreamingThresholder):
         self._validate_params()
         return max(self.n_init or 2, 2)
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y=None):
         """Initialise on the first ``n_init`` scores and stream the rest.
 
@@ -449,6 +450,7 @@ class DSPOTThreshold(_StreamingThresholder):
         self._validate_params()
         return self.depth + max(self.n_init or 2, 2)
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y=None):
         """Fill the window, initialise SPOT on drift-free scores, stream the rest.
 

@@ -5,7 +5,7 @@ from numbers import Real
 
 import numpy as np
 
-from ..utils._compat import Interval
+from ..utils._compat import Interval, fit_context
 from ._base import BaseThresholder, check_finite_threshold, check_scores
 
 # MAD / _MAD_TO_SIGMA estimates the standard deviation of a normal sample
@@ -60,6 +60,7 @@ class MADThreshold(BaseThresholder):
     def __init__(self, z=3.5):
         self.z = z
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y=None):
         """Compute median, MAD and the threshold.
 
@@ -125,6 +126,7 @@ class GaussianThreshold(BaseThresholder):
     def __init__(self, n_sigma=3.0):
         self.n_sigma = n_sigma
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y=None):
         """Compute mean, standard deviation and the threshold.
 
@@ -185,6 +187,7 @@ class ContaminationThreshold(BaseThresholder):
     def __init__(self, contamination=0.01):
         self.contamination = contamination
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y=None):
         """Pick the order statistic that leaves ``k`` scores above.
 
