@@ -182,17 +182,35 @@ class _TrainingInterrupted(Exception):
     """Carries a KeyboardInterrupt past skorch, which would swallow it."""
 
 
+class _StopTraining(Exception):
+    """A callback's request to stop at the end of an epoch (skorch's idiom)."""
+
+
 class _FiniteLossNet(NeuralNet):
     """``NeuralNet`` that stops at once, with advice, when the training loss is not finite.
 
     A ``KeyboardInterrupt`` (Ctrl-C) during training propagates out of ``fit``
-    (skorch would end training quietly and return an under-trained net).
+    (skorch would end training quietly and return an under-trained net). The
+    one exception is skorch's own idiom for stopping: a ``KeyboardInterrupt``
+    raised by a callback's ``on_epoch_end`` (``EarlyStopping``) ends training
+    normally.
     """
+
+    def notify(self, method_name, **cb_kwargs):
+        """skorch's notify; a stop requested at the end of an epoch becomes ``_StopTraining``."""
+        try:
+            return super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt as exc:
+            if method_name == "on_epoch_end":
+                raise _StopTraining from exc
+            raise
 
     def fit_loop(self, X, y=None, **fit_params):
         """skorch's loop; a KeyboardInterrupt leaves it as ``_TrainingInterrupted``."""
         try:
             return super().fit_loop(X, y, **fit_params)
+        except _StopTraining:
+            return self
         except KeyboardInterrupt as exc:
             raise _TrainingInterrupted(len(self.history)) from exc
 
