@@ -733,6 +733,14 @@ def test_keyboard_interrupt_propagates_and_keeps_no_net(ctx):
     assert not hasattr(det, "net_")
 
 
+def test_early_stopping_still_ends_training_normally(ctx):
+    # skorch's EarlyStopping stops by raising KeyboardInterrupt in on_epoch_end:
+    # that one is not a Ctrl-C and must not escape fit
+    det = make("ts", max_epochs=200, early_stopping=True, patience=1, lr=0.05)
+    det.fit(ctx.series)
+    assert 2 <= len(det.net_.history) < 200
+
+
 def test_channels_last_images_are_refused_with_the_transpose():
     rgb = np.random.rand(6, 8, 8, 3).astype(np.float32)
     with pytest.raises(ValueError, match=r"channels-last.*transpose\(0, 3, 1, 2\)"):
