@@ -286,6 +286,7 @@ def test_cross_modal_faults_evade_a_per_channel_z_score(data):
     (dict(n_train_minutes=500), "n_train_minutes"),
     (dict(fault_duration=(10, 5)), "fault_duration"),
     (dict(fault_duration="long"), "fault_duration"),
+    (dict(start="2024-01-01T00:00Z"), "naive"),
 ])
 def test_bad_input(kwargs, match):
     base = dict(n_services=3, n_minutes=500, n_faults=2, n_train_minutes=100)
@@ -297,9 +298,10 @@ def test_fault_types_selectable_and_no_faults():
     d = make_microservice_telemetry(n_services=3, n_minutes=300, n_faults=3,
                                     fault_types="cpu_hog", n_train_minutes=60, random_state=0)
     assert (d.faults["type"] == "cpu_hog").all() and len(d.faults) == 3
-    d = make_microservice_telemetry(n_services=3, n_minutes=200, n_faults=0, random_state=0,
-                                    n_train_minutes=60)
+    d = make_microservice_telemetry(n_services=3, n_minutes=200, n_faults=0, fault_types=(),
+                                    n_train_minutes=60, random_state=0)
     assert d.faults.empty and d.labels.sum() == 0
+    assert list(d.faults.columns) == ["time", "end", "pod", "service", "type"]
 
 
 # ---------------------------------------------------------------- fault_labels

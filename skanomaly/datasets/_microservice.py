@@ -140,6 +140,8 @@ def _no_mods(n, S):
 
 
 def _schedule(n_minutes, n_train, n_faults, types, duration, gap, S, rng):
+    if n_faults == 0:
+        return []
     lo, hi = duration
     lengths = rng.randint(lo, hi + 1, size=n_faults)
     free = n_minutes - n_train
@@ -579,6 +581,8 @@ def make_microservice_telemetry(
     n, S = n_minutes, n_services
     sysd = _build_system(S, rng)
     start_ts = pd.Timestamp(start)
+    if start_ts.tz is not None:
+        raise ValueError(f"start must be a naive timestamp (read as UTC); got {start!r}.")
     start_ns = start_ts.as_unit("ns").value
     t_day = (np.arange(n) + (start_ns // _MINUTE_NS)) % 1440 / 1440.0
     shape = 0.3 + 0.7 * (0.5 - 0.5 * np.cos(2 * np.pi * (t_day - rng.uniform(3, 5) / 24)))
@@ -603,9 +607,9 @@ def make_microservice_telemetry(
         np.asarray(minutes, dtype=np.int64) * _MINUTE_NS + start_ns, unit="ns")
     faults = pd.DataFrame({
         "time": at([s for s, _, _, _ in schedule]), "end": at([e for _, e, _, _ in schedule]),
-        "pod": [sysd.pods[j] for *_, j in schedule],
-        "service": [sysd.services[j] for *_, j in schedule],
-        "type": [k for _, _, k, _ in schedule],
+        "pod": pd.Series([sysd.pods[j] for *_, j in schedule], dtype="str"),
+        "service": pd.Series([sysd.services[j] for *_, j in schedule], dtype="str"),
+        "type": pd.Series([k for _, _, k, _ in schedule], dtype="str"),
     })
     src, dst = np.nonzero(sysd.calls)
     call_graph = pd.DataFrame({"source": [sysd.services[i] for i in src],
