@@ -63,7 +63,7 @@ def test_tiny_day(home):
     d = load_nezha(data_home=home)
     assert d.day == "2023-11-14" and d.n_bad_lines == 0
     m = d.metrics
-    assert m.shape == (5, 2) and m.index.name == "time"
+    assert m.shape == (5, 2) and m.index.name == "time" and m.index.dtype == "datetime64[ns]"
     assert (m.index.second == 0).all() and m.index[0] == pd.Timestamp("2023-11-14 22:14")
     assert list(m.columns) == [f"{POD}__CpuUsage(m)", f"{POD}__MemoryUsage(Mi)"]
     assert list(d.logs.columns) == ["time", "pod", "service", "trace_id", "message"]

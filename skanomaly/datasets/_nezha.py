@@ -175,7 +175,7 @@ def _read_metrics(files, bad_lines):
         pod = str(df["PodName"].iloc[0]) if len(df) else f.name.split("_metric")[0]
         num = df.drop(columns=["Time", "TimeStamp", "PodName"], errors="ignore")
         num = num.apply(pd.to_numeric, errors="coerce")
-        num.index = pd.DatetimeIndex(t, name="time")
+        num.index = pd.DatetimeIndex(t, name="time").as_unit("ns")
         dup = num.index.duplicated()
         if dup.any():
             raise ValueError(f"Malformed Nezha file {f}: {int(dup.sum())} row(s) fall in a "
@@ -183,7 +183,7 @@ def _read_metrics(files, bad_lines):
         num.columns = [f"{pod}__{c}" for c in num.columns]
         frames.append(num)
     if not frames:
-        return pd.DataFrame(index=pd.DatetimeIndex([], name="time"))
+        return pd.DataFrame(index=pd.DatetimeIndex([], dtype="datetime64[ns]", name="time"))
     out = pd.concat(frames, axis=1, sort=True)
     out.index.name = "time"
     return out
