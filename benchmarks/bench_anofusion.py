@@ -635,8 +635,9 @@ def config(args):
         "window": 20, "anofusion": anofusion,
         "vae": {"max_epochs": epochs} if epochs else {},
         "pyod_epochs": 2 if quick else 10,
-        "simulator": ({"n_minutes": 1800, "n_train_minutes": 1200, "n_faults": 6}
-                      if quick else {}),
+        "simulator": {**({"n_minutes": 1800, "n_train_minutes": 1200, "n_faults": 6}
+                         if quick else {}),
+                      **{k: json.loads(v) for k, v in (a.split("=", 1) for a in args.simulator)}},
         # The first Nezha fault comes 11 minutes into the test period; 174 held-out steps.
         "nezha_window": 10,
         "nezha_threshold": DSPOTThreshold(q=1e-4, level=0.98, depth=60),
@@ -656,7 +657,19 @@ def environment():
         pyod_version = pyod.__version__
     except ImportError:
         pyod_version = None
-    return {"python": platform.python_version(), "platform": platform.platform(),
+    import hashlib
+    import subprocess
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    # The model's files as they were in this run (the tree may hold uncommitted edits).
+    files = {f: hashlib.sha1((ROOT / f).read_bytes()).hexdigest()[:12]
+             for f in ("skanomaly/modules/anofusion.py", "skanomaly/detectors/_anofusion.py")}
+    dirty = subprocess.run(["git", "status", "--porcelain", *files], cwd=ROOT,
+                           capture_output=True, text=True).stdout.split()
+    return {"git_head": head, "anofusion_files_sha1": files,
+            "anofusion_files_uncommitted": [f for f in files if f in dirty],
+            "python": platform.python_version(), "platform": platform.platform(),
             "torch": torch.__version__, "sklearn": sklearn.__version__,
             "skanomaly": getattr(skanomaly, "__version__", None), "pyod": pyod_version,
             "torch_threads": torch.get_num_threads(), "device": "cpu"}
@@ -673,6 +686,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=None,
                         help="max_epochs of the deep detectors (default: theirs)")
     parser.add_argument("--shifts", type=int, default=None, help="circular shifts per band")
+    parser.add_argument("--simulator", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="make_microservice_telemetry arguments, e.g. n_services=4")
     parser.add_argument("--grid", nargs="+", type=json.loads, default=None,
                         help="AnoFusion settings (JSON dicts) ranked on the validation seed")
     parser.add_argument("--out", default=None, help="JSON path (a .txt beside it)")
