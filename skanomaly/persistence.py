@@ -251,7 +251,11 @@ class _Encoder:
             return self._net(obj, where)
         state = {}
         if hasattr(obj, "__dict__"):
-            state.update(vars(obj))
+            # the object's own __getstate__ (run on save, on the user's object) may
+            # leave out caches, as for pickle
+            own = obj.__getstate__() if hasattr(obj, "__getstate__") else None
+            state.update(own if isinstance(own, dict) else vars(obj))
+            state.pop("_sklearn_version", None)
         for cls in type(obj).__mro__:
             for slot in getattr(cls, "__slots__", ()):
                 if slot != "__dict__" and hasattr(obj, slot):
