@@ -58,9 +58,8 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     ----------
     window_size : int, default=64
         Time steps per window. For 3-D input it must equal ``X.shape[2]``.
-        With 1-minute metrics, 64 steps is about an hour of context; on the
-        SMD and ASD benchmarks 64 scored at least as well as 32 on every
-        setting tried (``benchmarks/``).
+        With 1-minute metrics, 64 steps is about an hour of context (the
+        user guide, :ref:`timeseries`, compares window sizes).
     stride : int, default=1
         Steps between window starts when windowing 2-D input (training and
         scoring); at most ``window_size``. A last window flush with the end is
@@ -113,48 +112,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     beta : float, default=1.0
         Weight of the KL term; reconstruction and KL are both summed per
         window, so ``beta`` means the same for any window shape.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Optimizer; its options go through ``optimizer__*`` parameters.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int or None, default=None
-        Most passes over the training windows. ``None``: a budget of optimiser
-        steps rather than epochs, about ``skanomaly.base.TRAINING_STEPS``
-        (1,200) whatever the length of the series, so a short series is not
-        left far from convergence and a long one does not train for hours.
-    batch_size : int, default=128
-        Windows per training batch.
-    validation_fraction : float, default=0.1
-        Fraction of the time steps (or windows, for 3-D input) at the end of
-        the training data held out from training: early stopping watches its
-        loss and the threshold is calibrated on its scores. The held-out part
-        is at least one window long and shares no time step with the
-        training windows. ``0`` trains on everything and calibrates on the
-        training scores (which are optimistic).
-    early_stopping : bool, default=True
-        Stop when the held-out loss has not improved for ``patience`` epochs
-        and keep the best weights.
-    patience : int, default=5
-        Epochs without improvement before early stopping; with
-        ``max_epochs=None`` and epochs of few steps, the same share of the
-        budget (``patience`` twentieths of it).
-    threshold : thresholder, default=None
-        Turns calibration scores into the decision threshold, e.g.
-        :class:`~skanomaly.thresholds.PercentileThreshold`. ``None`` means
-        ``PercentileThreshold(q=0.99)``.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra callbacks for the skorch net (learning-rate schedules, gradient
-        clipping, checkpoints).
-    device : str or torch.device, default="auto"
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and sampling.
-    verbose : int, default=0
-        ``0``: silent; ``1`` or more: a progress bar and a line per epoch.
-    **kwargs
-        Skorch parameters forwarded to the net: ``module__*``,
-        ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
-        ``iterator_valid__*``, ``callbacks__*``.
+    {shared_parameters}
 
     Attributes
     ----------
@@ -195,6 +153,27 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     >>> bool((labels[300:310] == -1).all()), float((labels == -1).mean()) < 0.1
     (True, True)
     """
+
+    _doc_fields = {
+        "samples": "windows",
+        "max_epochs": "None",
+        "max_epochs_type": "int or None",
+        "max_epochs_note": (
+            " ``None``: a budget of optimiser steps rather than epochs, about "
+            "``skanomaly.base.TRAINING_STEPS`` (1,200) whatever the length of the series, so "
+            "a short series is not left far from convergence and a long one does not train "
+            "for hours."
+        ),
+        "held_out_unit": "time steps (or windows, for 3-D input)",
+        "held_out_note": (
+            " The held-out part is at least one window long and shares no time step with the "
+            "training windows."
+        ),
+        "patience_note": (
+            "; with ``max_epochs=None`` and epochs of few steps, the same share of the budget"
+            " (``patience`` twentieths of it)"
+        ),
+    }
 
     _parameter_constraints = {
         **BaseDeepDetector._parameter_constraints,
@@ -447,7 +426,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
 
     @torch.inference_mode()
     def _channel_errors(self, X):
-        device = self.net_.device
+        device = self._net_device()
         if X.ndim == 3:
             errors = torch.empty(X.shape[0], X.shape[1], device=device)
             for rows, error in self._batch_errors(X):
@@ -475,12 +454,12 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         starts = None if X.ndim == 3 else window_starts(X.shape[0], self.window_size, self.stride)
         n_windows = X.shape[0] if starts is None else len(starts)
         weight = torch.as_tensor(1.0 / self.channel_scale_, dtype=torch.float32,
-                                 device=self.net_.device)
+                                 device=self._net_device())
         # Window score: channel-normalised error summed over channels, averaged
         # over time. Results go into one preallocated buffer: a small tensor
         # kept per batch would pin the heap between the large batch buffers and
         # let memory grow with the series length (glibc fragmentation).
-        window_scores = torch.empty(n_windows, device=self.net_.device)
+        window_scores = torch.empty(n_windows, device=self._net_device())
         for rows, error in self._batch_errors(X):
             window_scores[rows] = (error.mean(dim=2) * weight).sum(dim=1)
         window_scores = window_scores.double().cpu().numpy()

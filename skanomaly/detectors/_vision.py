@@ -71,40 +71,7 @@ class VisionVAEDetector(BaseDeepDetector):
         under 3 pixels get no SSIM term (see :func:`~skanomaly.nets.ssim_window_size`).
     beta : float, default=1.0
         Weight of the KL term (both terms are summed per image).
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Optimizer; its options go through ``optimizer__*`` parameters.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int or None, default=None
-        Most passes over the training images. ``None``: a budget of about
-        ``skanomaly.base.TRAINING_STEPS`` (1,200) optimiser steps whatever
-        the number of images, with early stopping on the held-out loss.
-    batch_size : int, default=64
-        Images per training batch.
-    validation_fraction : float, default=0.1
-        Fraction of the images, taken from the end of ``X``, held out from
-        training: early stopping watches its loss and the threshold is
-        calibrated on its scores. ``0`` calibrates on the training scores.
-    early_stopping : bool, default=True
-        Stop when the held-out loss has not improved for ``patience`` epochs
-        and keep the best weights.
-    patience : int, default=5
-        Epochs without improvement before early stopping.
-    threshold : thresholder, default=None
-        Turns calibration scores into the decision threshold. ``None`` means
-        :class:`~skanomaly.thresholds.PercentileThreshold` with its defaults.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra callbacks for the skorch net.
-    device : str or torch.device, default="auto"
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and sampling.
-    verbose : int, default=0
-        ``0``: silent; ``1`` or more: a progress bar and a line per epoch.
-    **kwargs
-        skorch parameters forwarded to the net (``module__*``,
-        ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
-        ``iterator_valid__*``, ``callbacks__*``).
+    {shared_parameters}
 
     Attributes
     ----------
@@ -134,6 +101,18 @@ class VisionVAEDetector(BaseDeepDetector):
     >>> det.score_samples(X).shape, det.anomaly_map(X[:2]).shape
     ((40,), (2, 12, 10))
     """
+
+    _doc_fields = {
+        "samples": "images",
+        "batch_size": "64",
+        "max_epochs": "None",
+        "max_epochs_type": "int or None",
+        "max_epochs_note": (
+            " ``None``: a budget of about ``skanomaly.base.TRAINING_STEPS`` (1,200) optimiser"
+            " steps whatever the number of images, with early stopping on the held-out loss."
+        ),
+        "held_out_unit": "images",
+    }
 
     _parameter_constraints = {
         **BaseDeepDetector._parameter_constraints,
@@ -299,7 +278,7 @@ class VisionVAEDetector(BaseDeepDetector):
     def _anomaly_scores(self, X):
         # One preallocated buffer, as in TimeSeriesVAEDetector: a small tensor
         # kept per batch would pin the heap between the large batch buffers.
-        scores = torch.empty(X.shape[0], device=self.net_.device)
+        scores = torch.empty(X.shape[0], device=self._net_device())
         for rows, x, rec in self._batches(X):
             score = (rec - x).pow(2).flatten(start_dim=1).mean(dim=1)
             if self.ssim_weight:
@@ -309,7 +288,7 @@ class VisionVAEDetector(BaseDeepDetector):
 
     @torch.inference_mode()
     def _channel_scores(self, X):
-        scores = torch.empty(X.shape[0], X.shape[1], device=self.net_.device)
+        scores = torch.empty(X.shape[0], X.shape[1], device=self._net_device())
         for rows, x, rec in self._batches(X):
             scores[rows] = (rec - x).pow(2).flatten(start_dim=2).mean(dim=2) / x.shape[1]
         return scores.cpu().numpy().astype(np.float64)
