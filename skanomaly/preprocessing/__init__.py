@@ -12,7 +12,7 @@ windows and bring window scores back to steps.
 
 from .align import MODALITIES, align_channels
 from .counts import count_per_bin
-from .graph import EDGE_TYPES, discretize, nmi_matrix, relation_graph
+from .graph import EDGE_TYPES, discretize, edge_type_stack, nmi_matrix, relation_graph
 from .log_header import LogHeaderParser
 from .logs import DEFAULT_MASKING, MASK_PATTERNS, DrainTemplates, SemanticTemplateClusters
 from .telemetry import TelemetryChannels, TelemetryFrames, channel_modalities, default_service_of
@@ -36,6 +36,7 @@ __all__ = [
     "channel_modalities",
     "default_service_of",
     "EDGE_TYPES",
+    "edge_type_stack",
     "discretize",
     "nmi_matrix",
     "relation_graph",
