@@ -493,6 +493,7 @@ def load(path, *, device=None):
     Returns
     -------
     estimator : object
+        The estimator saved, rebuilt.
 
     Raises
     ------

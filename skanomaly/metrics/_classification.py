@@ -104,6 +104,7 @@ def adjusted_precision_recall_f1(
     Returns
     -------
     precision, recall, f1 : float
+        Of anomalies, the positive class.
 
     Examples
     --------
@@ -144,6 +145,7 @@ def point_adjusted_f1_score(
     Returns
     -------
     f1 : float
+        F1 of anomalies after the adjustment.
 
     Examples
     --------
@@ -190,6 +192,7 @@ def event_precision_recall_f1(y_true, y_pred, *, anomaly_label=None, zero_divisi
     Returns
     -------
     precision, recall, f1 : float
+        Of anomalies, the positive class.
 
     Examples
     --------

@@ -44,6 +44,7 @@ def window_starts(n_timesteps, window_size, stride=1):
     Returns
     -------
     starts : ndarray of shape (n_windows,), dtype int64
+        First time step of each window, increasing.
 
     Raises
     ------

@@ -29,6 +29,7 @@ def check_scores(scores, *, name="scores", min_samples=1):
     Returns
     -------
     scores : ndarray of shape (n_samples,), dtype float64
+        The scores as a float64 array.
 
     Raises
     ------
@@ -184,6 +185,7 @@ class BaseThresholder(BaseEstimator):
         Returns
         -------
         n_min : int
+            The smallest number of scores ``fit`` accepts.
 
         Examples
         --------
@@ -210,6 +212,7 @@ class BaseThresholder(BaseEstimator):
         Returns
         -------
         thresholds : ndarray of shape (n_samples,)
+            The threshold each score faces.
         """
         check_is_fitted(self, "threshold_")
         scores = check_scores(scores)
@@ -226,12 +229,26 @@ class BaseThresholder(BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,) with values in {-1, 1}
+            -1 where the score is above its threshold, else +1.
         """
         scores = check_scores(scores)
         return np.where(scores > self.thresholds(scores), -1, 1)
 
     def fit_predict(self, scores, y=None):
-        """Fit on ``scores`` and label them; see :meth:`predict`."""
+        """Fit on ``scores`` and label them; see :meth:`predict`.
+
+        Parameters
+        ----------
+        scores : array-like of shape (n_samples,)
+            Anomaly scores, higher meaning more anomalous.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,) with values in {-1, 1}
+            -1 where the score is above its threshold, else +1.
+        """
         return self.fit(scores).predict(scores)
 
 
@@ -279,6 +296,7 @@ class PercentileThreshold(BaseThresholder):
         Returns
         -------
         self : PercentileThreshold
+            The fitted thresholder.
         """
         self._validate_params()
         scores = check_scores(scores)

@@ -81,6 +81,7 @@ class GEVThreshold(BaseThresholder):
         Returns
         -------
         n_min : int
+            The smallest number of scores ``fit`` accepts.
         """
         self._validate_params()
         return _MIN_BLOCKS * self.block_size
@@ -99,6 +100,7 @@ class GEVThreshold(BaseThresholder):
         Returns
         -------
         self : GEVThreshold
+            The fitted thresholder.
         """
         self._validate_params()
         b = self.block_size

@@ -70,6 +70,7 @@ class RollingThreshold(BaseThresholder):
         Returns
         -------
         n_min : int
+            The smallest number of scores ``fit`` accepts.
         """
         self._validate_params()
         return self.window
@@ -88,6 +89,7 @@ class RollingThreshold(BaseThresholder):
         Returns
         -------
         self : RollingThreshold
+            The fitted thresholder.
         """
         self._validate_params()
         scores = check_scores(scores)
@@ -113,6 +115,7 @@ class RollingThreshold(BaseThresholder):
         Returns
         -------
         thresholds : ndarray of shape (n_samples,)
+            The threshold each score faces.
         """
         check_is_fitted(self, "threshold_")
         scores = as_stream(scores)
@@ -138,6 +141,7 @@ class RollingThreshold(BaseThresholder):
         Returns
         -------
         thresholds : ndarray of shape (n_samples,)
+            The threshold each score faces.
         """
         out = self.thresholds(scores)
         scores = as_stream(scores)
@@ -157,6 +161,7 @@ class RollingThreshold(BaseThresholder):
         Returns
         -------
         self : RollingThreshold
+            The fitted thresholder.
         """
         if not hasattr(self, "history_"):
             return self.fit(scores)

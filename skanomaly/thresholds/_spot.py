@@ -208,6 +208,7 @@ class _StreamingThresholder(BaseThresholder):
         Returns
         -------
         self : object
+            The fitted thresholder.
         """
         if not hasattr(self, "_state"):
             return self.fit(scores)
@@ -318,6 +319,7 @@ class SPOTThreshold(_StreamingThresholder):
         Returns
         -------
         n_min : int
+            The smallest number of scores ``fit`` accepts.
         """
         self._validate_params()
         return max(self.n_init or 2, 2)
@@ -336,6 +338,7 @@ class SPOTThreshold(_StreamingThresholder):
         Returns
         -------
         self : SPOTThreshold
+            The fitted thresholder.
         """
         self._validate_params()
         _check_risk(self.q, self.level)
@@ -398,7 +401,7 @@ class DSPOTThreshold(_StreamingThresholder):
 
     See Also
     --------
-    SPOTThreshold : the same without drift removal.
+    SPOTThreshold : The same without drift removal.
 
     Notes
     -----
@@ -446,6 +449,7 @@ class DSPOTThreshold(_StreamingThresholder):
         Returns
         -------
         n_min : int
+            The smallest number of scores ``fit`` accepts.
         """
         self._validate_params()
         return self.depth + max(self.n_init or 2, 2)
@@ -464,6 +468,7 @@ class DSPOTThreshold(_StreamingThresholder):
         Returns
         -------
         self : DSPOTThreshold
+            The fitted thresholder.
         """
         self._validate_params()
         _check_risk(self.q, self.level)

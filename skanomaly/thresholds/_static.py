@@ -74,6 +74,7 @@ class MADThreshold(BaseThresholder):
         Returns
         -------
         self : MADThreshold
+            The fitted thresholder.
         """
         self._validate_params()
         scores = check_scores(scores)
@@ -140,6 +141,7 @@ class GaussianThreshold(BaseThresholder):
         Returns
         -------
         self : GaussianThreshold
+            The fitted thresholder.
         """
         self._validate_params()
         scores = check_scores(scores)
@@ -201,6 +203,7 @@ class ContaminationThreshold(BaseThresholder):
         Returns
         -------
         self : ContaminationThreshold
+            The fitted thresholder.
         """
         self._validate_params()
         scores = check_scores(scores)
