@@ -22,6 +22,8 @@ data being judged.
 """
 
 import math
+import re
+import textwrap
 import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
@@ -31,12 +33,13 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 
 from .batching import BatchLoader
-from .nets import ELBOLoss, VAENet
+from .nets import ELBOLoss, VAENet, accelerated_net_class
 from .thresholds import PercentileThreshold
 from .utils._compat import HasMethods, Interval, fit_context
 from .utils._outofcore import is_dask_collection, is_out_of_core, score_out_of_core
@@ -51,8 +54,9 @@ NET_PARAM_PREFIXES = (
     "callbacks__", "compile__",
 )
 #: skorch net parameters without a prefix that a detector forwards as well
-#: (``compile=True`` compiles the module with ``torch.compile``).
-NET_PARAM_NAMES = ("compile",)
+#: (``compile=True`` compiles the module with ``torch.compile``;
+#: ``accelerator=accelerate.Accelerator(...)`` trains through skorch's AccelerateMixin).
+NET_PARAM_NAMES = ("compile", "accelerator")
 
 # Smallest per-channel error scale, as a fraction of the mean one: a channel
 # the model reconstructs (or forecasts) perfectly on held-out data, e.g. one
@@ -63,6 +67,89 @@ _SCALE_FLOOR = 0.01
 #: of epochs, so small and large data sets both get trained; early stopping on
 #: the held-out loss may stop sooner).
 TRAINING_STEPS = 1200
+
+
+# The parameters every detector shares, documented once: a detector's class
+# docstring holds the line ``{shared_parameters}`` where they go, and its
+# ``_doc_fields`` fill in what differs (the samples' name, batch size,
+# the held-out part and the training budget).
+_SHARED_PARAMETERS = (
+    ("optimizer : torch optimizer class, default=torch.optim.Adam",
+     "Optimizer; its options go through ``optimizer__*`` parameters."),
+    ("lr : float, default=1e-3", "Learning rate."),
+    ("max_epochs : {max_epochs_type}, default={max_epochs}",
+     "Most passes over the training {samples}.{max_epochs_note}"),
+    ("batch_size : int, default={batch_size}",
+     "{Samples} per training batch, and per scoring batch unless "
+     "``iterator_valid__batch_size`` is given."),
+    ("validation_fraction : float, default=0.1",
+     "Fraction of the {held_out_unit} at the end of ``X`` held out from training: early "
+     "stopping watches its loss and {calibrated} fitted on its scores.{held_out_note} "
+     "``0`` trains on everything and calibrates on the training scores (which are "
+     "optimistic)."),
+    ("early_stopping : bool, default=True",
+     "Stop when the held-out loss has not improved for ``patience`` epochs and keep the "
+     "best weights."),
+    ("patience : int, default=5",
+     "Epochs without improvement before early stopping{patience_note}."),
+    ("threshold : thresholder, default=None",
+     "Turns calibration scores into the decision threshold, e.g. "
+     ":class:`~skanomaly.thresholds.PercentileThreshold`. ``None`` means "
+     "``PercentileThreshold(q=0.99)``."),
+    ("callbacks : list of skorch callbacks or (name, callback) tuples, default=None",
+     "Extra callbacks for the skorch net (learning-rate schedules, gradient clipping, "
+     "checkpoints)."),
+    ("device : str or torch.device, default=\"auto\"",
+     "``\"cpu\"``, ``\"cuda\"`` or ``\"auto\"`` (CUDA when available)."),
+    ("random_state : int, RandomState instance or None, default=None",
+     "Seeds weight initialisation, shuffling and sampling."),
+    ("verbose : int, default=0",
+     "``0``: silent; ``1`` or more: a progress bar and a line per epoch."),
+    ("**kwargs",
+     "Skorch parameters forwarded to the net: ``module__*``, ``optimizer__*``, "
+     "``criterion__*``, ``iterator_train__*``, ``iterator_valid__*`` (e.g. "
+     "``iterator_train__num_workers``), ``callbacks__*``, ``compile=True`` / "
+     "``compile__*`` for ``torch.compile``, and ``accelerator=accelerate.Accelerator(...)`` "
+     "to train through Hugging Face accelerate (several GPUs, ``mixed_precision``)."),
+)
+
+#: Defaults of the fields of the shared parameters' documentation.
+_DOC_FIELDS = {
+    "max_epochs_type": "int", "max_epochs": "20", "max_epochs_note": "", "batch_size": "128",
+    "samples": "samples", "held_out_unit": "samples",
+    "calibrated": "the threshold is", "held_out_note": "", "patience_note": "",
+}
+
+
+def fill_shared_parameters(doc, **fields):
+    """Put the shared detector parameters where ``doc`` has the line ``{shared_parameters}``.
+
+    Parameters
+    ----------
+    doc : str
+        A class docstring.
+    **fields : str
+        Values of the template's fields (see ``_DOC_FIELDS``).
+
+    Returns
+    -------
+    doc : str
+        The docstring with the parameters filled in, indented like the marker.
+    """
+    match = re.search(r"^([ \t]*)\{shared_parameters\}[ \t]*$", doc or "", flags=re.M)
+    if match is None:
+        return doc
+    values = {**_DOC_FIELDS, **fields}
+    values["Samples"] = values["samples"][:1].upper() + values["samples"][1:]
+    indent = match.group(1)
+    lines = []
+    for header, description in _SHARED_PARAMETERS:
+        lines.append(indent + header.format(**values))
+        lines.extend(textwrap.wrap(description.format(**values), width=79,
+                                   initial_indent=indent + "    ",
+                                   subsequent_indent=indent + "    ",
+                                   break_on_hyphens=False, break_long_words=False))
+    return doc[:match.start()] + "\n".join(lines) + doc[match.end():]
 
 
 def _is_net_param(name):
@@ -189,6 +276,13 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         (higher = more anomalous); both run the network through
         :meth:`_scoring_batches`.
     """
+
+    #: Fields of the shared parameters' documentation (see ``fill_shared_parameters``).
+    _doc_fields = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = fill_shared_parameters(cls.__doc__, **cls._doc_fields)
 
     #: Constraints of the parameters every detector shares; subclasses extend it.
     _parameter_constraints = {
@@ -440,7 +534,15 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         params.setdefault("iterator_train__shuffle", True)
-        return self._net_class()(
+        net_class = self._net_class()
+        if params.get("accelerator") is not None:
+            # skorch's AccelerateMixin: the accelerator places the module and
+            # the batches (several devices, mixed precision).
+            net_class = accelerated_net_class(net_class)
+            device = None
+            if not self.verbose:  # accelerate's print sink ignores verbose=0
+                params.setdefault("callbacks__print_log__sink", _print_nothing)
+        return net_class(
             module=self._module_class(),
             criterion=criterion,
             optimizer=self.optimizer,
@@ -484,7 +586,9 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         train_part, calibration_part = self._split(data)
         self._fit_data_state(data, train_part)
         self._check_before_training(train_part, calibration_part, thresholder)
-        device = resolve_device(self.device)
+        accelerator = getattr(self, "accelerator", None)
+        # Under accelerate the accelerator owns device placement.
+        device = accelerator.device if accelerator is not None else resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         cuda = str(device).startswith("cuda")
         with torch.random.fork_rng(devices=[torch.device(device)] if cuda else []):
@@ -518,16 +622,25 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         forecaster). Callers run under ``torch.inference_mode()``.
         """
         self._eval_module()
-        dataset = self._make_dataset(part, self.net_.device)
+        device = self._net_device()
+        dataset = self._make_dataset(part, device)
         # skorch's iterator_valid__batch_size wins over batch_size, as in skorch.
-        iterator = self.net_.get_iterator(dataset, training=False)
+        # NeuralNet's own iterator, also under accelerate: every process scores
+        # all rows in order (accelerate would shard the batches).
+        iterator = NeuralNet.get_iterator(self.net_, dataset, training=False)
         start = 0
         for X, y in iterator:
-            X = to_tensor(X, device=self.net_.device)
+            X = to_tensor(X, device=device)
             n = n_rows(X)
             rows = slice(start, start + n)
             start += n
-            yield rows, (X if y is None else (X, to_tensor(y, device=self.net_.device)))
+            yield rows, (X if y is None else (X, to_tensor(y, device=device)))
+
+    def _net_device(self):
+        """Device of the fitted module (the accelerator's under accelerate)."""
+        if self.net_.device is None:
+            return self.net_.accelerator.device
+        return self.net_.device
 
     def _eval_module(self):
         module = self.net_.module_
@@ -648,3 +761,7 @@ def _lazy_decision(scores, thresholder):
     if hasattr(thresholder, "update"):
         return da.from_array(decide(scores.compute()), chunks=scores.chunks)
     return scores.map_blocks(decide, dtype=np.float64)
+
+
+def _print_nothing(*args, **kwargs):
+    """Print sink of a silent (``verbose=0``) net trained under accelerate."""

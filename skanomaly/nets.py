@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from pytorch_msssim import ssim
 from skorch import NeuralNet
+from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 from torch import nn
 
@@ -21,7 +22,7 @@ from .modules._vae import kl_divergence
 __all__ = [
     "ELBOLoss", "SSIMELBOLoss", "ForecastLoss", "VAENet", "ForecastNet",
     "squared_error_per_sample", "ssim_data_range", "ssim_dissimilarity",
-    "ssim_window_size",
+    "ssim_window_size", "AcceleratedVAENet", "AcceleratedForecastNet", "accelerated_net_class",
 ]
 
 
@@ -30,11 +31,15 @@ def squared_error_per_sample(reconstruction, target):
 
     Parameters
     ----------
-    reconstruction, target : torch.Tensor of shape (batch, ...)
+    reconstruction : torch.Tensor of shape (batch, ...)
+        The model's output.
+    target : torch.Tensor of shape (batch, ...)
+        What it should be.
 
     Returns
     -------
     errors : torch.Tensor of shape (batch,)
+        The summed squared error of each sample.
     """
     return (reconstruction - target).pow(2).flatten(start_dim=1).sum(dim=1)
 
@@ -60,11 +65,37 @@ class ELBOLoss(nn.Module):
         self.beta = beta
 
     def reconstruction_loss(self, reconstruction, target):
-        """Per-sample reconstruction loss; subclasses add terms (e.g. SSIM)."""
+        """Per-sample reconstruction loss; subclasses add terms (e.g. SSIM).
+
+        Parameters
+        ----------
+        reconstruction : torch.Tensor of shape (batch, ...)
+            The decoded batch.
+        target : torch.Tensor of shape (batch, ...)
+            The input batch.
+
+        Returns
+        -------
+        loss : torch.Tensor of shape (batch,)
+            The loss of each sample.
+        """
         return squared_error_per_sample(reconstruction, target)
 
     def forward(self, y_pred, target):
-        """Return the batch-mean of ``reconstruction + beta * KL``."""
+        """Return the batch-mean of ``reconstruction + beta * KL``.
+
+        Parameters
+        ----------
+        y_pred : tuple
+            The module's output ``(reconstruction, mu, logvar, ...)``.
+        target : torch.Tensor of shape (batch, ...)
+            The input batch.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         reconstruction, mu, logvar = y_pred[:3]
         per_sample = self.reconstruction_loss(reconstruction, target)
         per_sample = per_sample + self.beta * kl_divergence(mu, logvar)
@@ -84,6 +115,16 @@ def ssim_window_size(height, width):
     that is below 3 (a side of 1 or 2 pixels) SSIM says nothing about local
     structure and the SSIM term is left out (squared error only).
 
+    Parameters
+    ----------
+    height, width : int
+        Image size in pixels.
+
+    Returns
+    -------
+    window : int or None
+        The odd window side, or None for no SSIM term.
+
     Examples
     --------
     >>> ssim_window_size(28, 28), ssim_window_size(8, 40), ssim_window_size(2, 9)
@@ -98,6 +139,16 @@ def ssim_data_range(images):
     """Value range (max - min) of images for SSIM's constants; 1 for constant images.
 
     Missing values (NaN) are ignored.
+
+    Parameters
+    ----------
+    images : array-like
+        Pixel values.
+
+    Returns
+    -------
+    data_range : float
+        ``max - min``, or 1.0 when that is 0.
 
     Examples
     --------
@@ -114,7 +165,10 @@ def ssim_dissimilarity(reconstruction, target, data_range):
 
     Parameters
     ----------
-    reconstruction, target : torch.Tensor of shape (batch, channels, height, width)
+    reconstruction : torch.Tensor of shape (batch, channels, height, width)
+        The decoded images.
+    target : torch.Tensor of shape (batch, channels, height, width)
+        The input images.
     data_range : float
         Range of the pixel values (max - min), which sets SSIM's constants.
 
@@ -156,6 +210,20 @@ class SSIMELBOLoss(ELBOLoss):
         self.data_range = data_range
 
     def reconstruction_loss(self, reconstruction, target):
+        """Per-image squared error plus the weighted, per-pixel SSIM dissimilarity.
+
+        Parameters
+        ----------
+        reconstruction : torch.Tensor of shape (batch, channels, height, width)
+            The decoded images.
+        target : torch.Tensor of shape (batch, channels, height, width)
+            The input images.
+
+        Returns
+        -------
+        loss : torch.Tensor of shape (batch,)
+            The loss of each image.
+        """
         loss = squared_error_per_sample(reconstruction, target)
         if self.ssim_weight:
             n_elements = target[0].numel()
@@ -171,10 +239,24 @@ class ForecastLoss(nn.Module):
     Summing over the forecast's elements (channels) mirrors
     :class:`ELBOLoss`, so the loss scale, and hence the learning rate that
     suits it, grows with the channel count the same way for every detector.
+    It has no parameters.
     """
 
     def forward(self, y_pred, target):
-        """Return the batch-mean of the per-sample sum of squared errors."""
+        """Return the batch-mean of the per-sample sum of squared errors.
+
+        Parameters
+        ----------
+        y_pred : torch.Tensor of shape (batch, n_channels)
+            The forecast.
+        target : torch.Tensor of shape (batch, n_channels)
+            The step that followed.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         return squared_error_per_sample(y_pred, target).mean()
 
 
@@ -239,7 +321,7 @@ class _FiniteLossNet(NeuralNet):
 
 
 class VAENet(_FiniteLossNet):
-    """skorch ``NeuralNet`` that trains a VAE to reconstruct its input.
+    """A skorch ``NeuralNet`` that trains a VAE to reconstruct its input.
 
     The target is the input itself, so ``fit`` is called with ``y=None``.
     A non-finite training loss stops training at once with an error that says
@@ -247,13 +329,30 @@ class VAENet(_FiniteLossNet):
     """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """VAE loss of a batch: the criterion compares the output with ``X``."""
+        """VAE loss of a batch: the criterion compares the output with ``X``.
+
+        Parameters
+        ----------
+        y_pred : tuple
+            The module's output.
+        y_true : None
+            Ignored: the target is the input.
+        X : torch.Tensor
+            The input batch.
+        training : bool, default=False
+            Whether the loss is for a training step.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         X = to_tensor(X, device=self.device)
         return self.criterion_(y_pred, X)
 
 
 class ForecastNet(_FiniteLossNet):
-    """skorch ``NeuralNet`` that trains a module to forecast a target.
+    """A skorch ``NeuralNet`` that trains a module to forecast a target.
 
     Its datasets' ``get_batch`` returns ``(inputs, target)`` (e.g. a window
     and the step after it), which :class:`~skanomaly.batching.BatchLoader` hands to skorch as
@@ -263,10 +362,65 @@ class ForecastNet(_FiniteLossNet):
     """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Forecast loss of a batch: the criterion compares the output with ``y_true``."""
+        """Forecast loss of a batch: the criterion compares the output with ``y_true``.
+
+        Parameters
+        ----------
+        y_pred : torch.Tensor
+            The forecast.
+        y_true : torch.Tensor
+            The target the dataset delivered with the batch.
+        X : torch.Tensor, default=None
+            The input batch (unused).
+        training : bool, default=False
+            Whether the loss is for a training step.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         if y_true is None:
             raise ValueError(
                 "ForecastNet needs a target: its dataset's get_batch must return "
                 "(inputs, target)."
             )
         return self.criterion_(y_pred, to_tensor(y_true, device=self.device))
+
+
+class AcceleratedVAENet(AccelerateMixin, VAENet):
+    """:class:`VAENet` trained through Hugging Face accelerate (skorch's ``AccelerateMixin``).
+
+    Detectors build it when given ``accelerator=accelerate.Accelerator(...)``:
+    several GPUs or processes (``accelerate launch``), mixed precision
+    (``mixed_precision="bf16"``) and gradient accumulation come from the
+    accelerator. Requires the ``accelerate`` package.
+    """
+
+
+class AcceleratedForecastNet(AccelerateMixin, ForecastNet):
+    """:class:`ForecastNet` trained through Hugging Face accelerate; see :class:`AcceleratedVAENet`."""
+
+
+def accelerated_net_class(net_class):
+    """The accelerate-enabled counterpart of a skanomaly net class.
+
+    Parameters
+    ----------
+    net_class : type
+        :class:`VAENet`, :class:`ForecastNet` or one of their subclasses.
+
+    Returns
+    -------
+    accelerated : type
+        :class:`AcceleratedVAENet` or :class:`AcceleratedForecastNet`.
+
+    Examples
+    --------
+    >>> accelerated_net_class(ForecastNet).__name__
+    'AcceleratedForecastNet'
+    """
+    for plain, accelerated in ((ForecastNet, AcceleratedForecastNet), (VAENet, AcceleratedVAENet)):
+        if issubclass(net_class, plain):
+            return accelerated
+    raise TypeError(f"{net_class.__name__} has no accelerate-enabled counterpart.")

@@ -121,42 +121,7 @@ class AnoFusionDetector(BaseDeepDetector):
         Normalise each channel's error on the calibration part as ``score``
         says (``error_center_``, ``channel_scale_``; scales floored at 1 % of
         their mean). ``False`` uses raw ``|e_j|`` or ``e_j**2``.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Optimizer; its options go through ``optimizer__*`` parameters.
-    lr : float, default=1e-3
-        Learning rate. The official code's 1e-5 barely moves the loss in 100
-        epochs on the simulator (see the documentation).
-    max_epochs : int, default=100
-        Most passes over the training windows (the official code's 100).
-    batch_size : int, default=64
-        Windows per training batch.
-    validation_fraction : float, default=0.1
-        Fraction of the time steps at the end of the training data whose
-        forecasts are held out: early stopping watches their loss and the
-        threshold and the channel normalisation are fitted on their errors.
-        Their windows may reach back into the training steps (context only).
-        ``0`` trains on everything and calibrates on the training errors
-        (which are optimistic).
-    early_stopping : bool, default=True
-        Stop when the held-out loss has not improved for ``patience`` epochs
-        and keep the best weights.
-    patience : int, default=5
-        Epochs without improvement before early stopping.
-    threshold : thresholder, default=None
-        Turns calibration scores into the decision threshold. ``None`` means
-        ``PercentileThreshold(q=0.99)``.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra callbacks for the skorch net.
-    device : str or torch.device, default="auto"
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout and shuffling.
-    verbose : int, default=0
-        ``0``: silent; ``1`` or more: a progress bar and a line per epoch.
-    **kwargs
-        Skorch parameters forwarded to the net: ``module__*``,
-        ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
-        ``iterator_valid__*``, ``callbacks__*``.
+    {shared_parameters}
 
     Attributes
     ----------
@@ -219,6 +184,18 @@ class AnoFusionDetector(BaseDeepDetector):
     >>> int(labels[200]), float((labels == -1).mean()) < 0.05
     (-1, True)
     """
+
+    _doc_fields = {
+        "samples": "windows",
+        "batch_size": "64",
+        "max_epochs": "100",
+        "held_out_unit": "time steps",
+        "calibrated": "the threshold and ``channel_scale_`` are",
+        "held_out_note": (
+            " Their windows may reach back into the training steps (context only; no held-out"
+            " step is ever a training target)."
+        ),
+    }
 
     _parameter_constraints = {
         **BaseDeepDetector._parameter_constraints,
@@ -467,7 +444,7 @@ class AnoFusionDetector(BaseDeepDetector):
     def _step_residuals(self, X):
         """Residuals of the forecasts of steps ``window_size ...``: (n - window_size, C)."""
         module = self.net_.module_
-        out = torch.empty(X.shape[0] - self.window_size, X.shape[1], device=self.net_.device)
+        out = torch.empty(X.shape[0] - self.window_size, X.shape[1], device=self._net_device())
         for rows, (windows, targets) in self._scoring_batches(X):
             out[rows] = targets - module(windows)
         return out.double().cpu().numpy()
