@@ -227,6 +227,21 @@ def cap_overflowed_scores(scores, data):
     return scores
 
 
+def check_calibration_scores(scores, data):
+    """Refuse calibration scores that overflowed, naming the input rather than the scores."""
+    bad = ~np.isfinite(np.asarray(scores, dtype=np.float64))
+    if bad.any():
+        values = np.abs(np.asarray(data, dtype=np.float64)) if isinstance(data, np.ndarray) else None
+        largest = f" (largest |value| {values.max():.3g})" if values is not None else ""
+        raise ValueError(
+            f"The anomaly scores of {int(bad.sum())} calibration sample(s) overflowed (rows "
+            f"{np.flatnonzero(bad)[:5].tolist()} of the held-out part, the last "
+            f"validation_fraction of X){largest}: X holds values too large for the network's "
+            "float32 arithmetic, so no threshold can be calibrated. Scale the input (e.g. a "
+            "StandardScaler in a Pipeline) or remove those values."
+        )
+
+
 class BaseDeepDetector(OutlierMixin, BaseEstimator):
     """Base class of skanomaly's deep detectors.
 
@@ -605,7 +620,9 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         net.train_split = None
         self.net_ = net
         calibration = calibration_part if calibration_part is not None else train_part
-        self.thresholder_ = thresholder.fit(self._calibrate(calibration))
+        calibration_scores = self._calibrate(calibration)
+        check_calibration_scores(calibration_scores, calibration)
+        self.thresholder_ = thresholder.fit(calibration_scores)
         self.offset_ = -float(self.thresholder_.threshold_)
         return self
 
