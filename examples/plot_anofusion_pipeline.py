@@ -9,9 +9,9 @@ faults injected after a fault-free training part. One
 :class:`~sklearn.pipeline.Pipeline` goes from those tables to alarms:
 :class:`~skanomaly.preprocessing.TelemetryChannels` turns them into channels named
 ``"<modality>__<entity>__<name>"`` (metrics per service, counts of the most frequent
-Drain templates per service, span counts and latencies per service), a scaler puts
-them on one scale, and :class:`~skanomaly.detectors.AnoFusionDetector` reads each
-channel's modality from its name (``modalities="auto"``).
+Drain templates per service, span counts and latencies per service), and
+:class:`~skanomaly.detectors.AnoFusionDetector` reads each channel's modality from its
+name (``modalities="auto"``).
 
 Raw tables cannot be split by rows; :class:`~skanomaly.preprocessing.TelemetryFrames`
 gives them one row per minute, so ``GridSearchCV`` splits them like a table and a
@@ -32,7 +32,6 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from skanomaly.datasets import make_microservice_telemetry
 from skanomaly.detectors import AnoFusionDetector
@@ -44,7 +43,7 @@ data = make_microservice_telemetry(
     fault_types=("cpu_hog", "memory_leak", "network_delay", "exception_burst"))
 frames, y = TelemetryFrames(data, freq="1min"), np.where(data.labels == 1, -1, 1)  # -1: fault
 pipeline = make_pipeline(
-    TelemetryChannels(max_log_channels=4), StandardScaler().set_output(transform="pandas"),
+    TelemetryChannels(max_log_channels=4),
     AnoFusionDetector(modalities="auto", window_size=10, max_epochs=10, device="cpu",
                       random_state=0))
 search = GridSearchCV(pipeline, {"telemetrychannels__log_channels": ["templates", None]},
