@@ -11,8 +11,7 @@ import numpy as np
 # The torch datasets live beside the nets; re-exported here for existing imports.
 from ..batching import ForecastWindowDataset, ReadyWindowDataset, SlidingWindowDataset  # noqa: F401
 
-__all__ = ["window_starts", "window_scores_to_steps", "SlidingWindowDataset",
-           "ForecastWindowDataset", "ReadyWindowDataset"]
+__all__ = ["window_starts", "window_scores_to_steps"]
 
 
 def _check_count(value, name, minimum):
@@ -148,13 +147,17 @@ def window_scores_to_steps(window_scores, starts, window_size, n_timesteps):
             f"Windows of {window_size} steps starting at {starts.min()}..{starts.max()} do not "
             f"fit in a series of {n_timesteps} steps."
         )
-    if starts.size > 1 and not np.all(starts[1:] > starts[:-1]):
+    w = window_size
+    n_blocks = -(-n_timesteps // w)
+    if starts.size <= 1 or np.all(starts[1:] > starts[:-1]):  # one window per start
+        per_start = np.zeros(n_blocks * w)
+        per_start[starts] = window_scores
+        per_start = per_start.reshape(n_blocks, w)
+    else:
         # Repeated starts are summed in a fixed (value) order, whatever the input order.
         order = np.lexsort((window_scores, starts))
         starts, window_scores = starts[order], window_scores[order]
-    w = window_size
-    n_blocks = -(-n_timesteps // w)
-    per_start = np.bincount(starts, window_scores, n_blocks * w).reshape(n_blocks, w)
+        per_start = np.bincount(starts, window_scores, n_blocks * w).reshape(n_blocks, w)
     totals = np.cumsum(per_start, axis=1).ravel()[:n_timesteps]  # block start .. t
     suffix = np.cumsum(per_start[:, ::-1], axis=1)[:, ::-1]  # s .. block end
     # Step t is also covered by the starts t-w+1 .. end of the previous block,
@@ -164,6 +167,6 @@ def window_scores_to_steps(window_scores, starts, window_size, n_timesteps):
     # Counts are integers: differences of a cumulative count are exact.
     counts = np.cumsum(np.bincount(starts, minlength=n_timesteps))
     counts[w:] -= counts[:-w].copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, totals / counts, np.nan)
+    out = np.full(n_timesteps, np.nan)
+    return np.divide(totals, counts, out=out, where=counts > 0)
 
