@@ -46,7 +46,8 @@ from .utils._outofcore import is_dask_collection, is_out_of_core, score_out_of_c
 from .utils._validation import n_rows, take_rows
 
 __all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES", "NET_PARAM_NAMES",
-           "OVERFLOW_SCORE", "ScoreOverflowWarning", "cap_overflowed_scores"]
+           "OVERFLOW_SCORE", "ScoreOverflowWarning", "cap_overflowed_scores",
+           "fill_shared_parameters"]
 
 #: Prefixes of the skorch parameters a detector forwards to its net.
 NET_PARAM_PREFIXES = (
@@ -95,7 +96,7 @@ _SHARED_PARAMETERS = (
     ("threshold : thresholder, default=None",
      "Turns calibration scores into the decision threshold, e.g. "
      ":class:`~skanomaly.thresholds.PercentileThreshold`. ``None`` means "
-     "``PercentileThreshold(q=0.99)``."),
+     "``{threshold_default}``."),
     ("callbacks : list of skorch callbacks or (name, callback) tuples, default=None",
      "Extra callbacks for the skorch net (learning-rate schedules, gradient clipping, "
      "checkpoints)."),
@@ -118,6 +119,7 @@ _DOC_FIELDS = {
     "max_epochs_type": "int", "max_epochs": "20", "max_epochs_note": "", "batch_size": "128",
     "samples": "samples", "held_out_unit": "samples",
     "calibrated": "the threshold is", "held_out_note": "", "patience_note": "",
+    "threshold_default": "PercentileThreshold(q=0.99)",
 }
 
 
@@ -371,7 +373,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             k.startswith("threshold__") for k in rest
         ):
             raise ValueError(
-                "threshold=None stands for the default PercentileThreshold(q=0.99) and has no "
+                "threshold=None stands for the detector's default thresholder and has no "
                 "parameters to set; pass threshold=PercentileThreshold() (or another "
                 "thresholder) to search threshold__* parameters."
             )

@@ -108,6 +108,7 @@ def hit_rate_at_p(rankings, true_channels, p=100):
     Returns
     -------
     hit_rate : float
+        In [0, 1], averaged over the segments.
 
     Examples
     --------

@@ -150,12 +150,10 @@ class MultimodalVAEDetector(BaseDeepDetector):
         (``channel_scale_``, floored at 0.01) before averaging a modality's
         channels, as :class:`~skanomaly.detectors.TimeSeriesVAEDetector`
         does. Turn it on for channels of different predictability (the
-        metrics of a machine: on the SMD two-view benchmark it lifts the
-        fused AUROC from 0.867 to 0.905); leave it off where channels are
-        parts of one homogeneous signal (the pixel columns of an image read
-        row by row: almost-blank border columns get huge weights, and on
-        MNIST the row-scan view drops from 0.833 to 0.648, the fused detector
-        from 0.963 to 0.904).
+        metrics of a machine); leave it off where channels are parts of one
+        homogeneous signal (the pixel columns of an image read row by row:
+        almost-blank border columns get huge weights). The user guide
+        (:ref:`multimodal`) has the benchmark figures.
     ssim_weight : float, default=1.0
         Weight of the SSIM dissimilarity of image modalities, in the loss
         (``ssim_weight * n_pixels * (1 - SSIM)`` beside the squared error) and
@@ -168,52 +166,17 @@ class MultimodalVAEDetector(BaseDeepDetector):
         Every weight must be positive: to leave a view out of the score, leave
         it out of ``X``. Lower the weight of a view known to be a noisier or
         redundant copy of another: a mean of equally weighted parts is only
-        as good as its parts (on MNIST the row scan of the image, a weaker
-        copy of the image view, pulls the fused AUROC from the image view's
-        0.972 to 0.963; with the weights chosen on labelled validation images
-        the fused detector scores 0.975 against the image view's 0.973). The
-        weights do not enter training: a parameter for GridSearchCV when
-        labelled validation data exists.
+        as good as its parts (the user guide, :ref:`multimodal`, shows it on
+        MNIST views). The weights do not enter training: a parameter for
+        GridSearchCV when labelled validation data exists.
     kl_score_weight : float, default=0.0
         Weight of the standardised KL part in the score (beside the modality
-        weights). The default scores on reconstruction only: on
-        the benchmarks (MNIST views, SMD metric groups) the KL part ranked
-        anomalies *below* normal samples (AUROC 0.2-0.5), so adding it hurt.
+        weights). The default scores on reconstruction only: on the
+        benchmarks of the user guide the KL part ranked anomalies *below*
+        normal samples.
     beta : float, default=1.0
         Weight of the KL term in the loss.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Optimizer; its options go through ``optimizer__*`` parameters.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int, default=20
-        Most passes over the training samples.
-    batch_size : int, default=128
-        Samples per training batch.
-    validation_fraction : float, default=0.1
-        Fraction of the samples, from the end, held out from training: early
-        stopping watches its loss, and the per-modality standardisation and
-        the threshold are fitted on its scores. ``0`` uses the training part
-        (optimistic).
-    early_stopping : bool, default=True
-        Stop when the held-out loss has not improved for ``patience`` epochs
-        and keep the best weights.
-    patience : int, default=5
-        Epochs without improvement before early stopping.
-    threshold : thresholder, default=None
-        Turns calibration scores into the decision threshold. ``None`` means
-        :class:`~skanomaly.thresholds.PercentileThreshold` with its defaults.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra callbacks for the skorch net.
-    device : str or torch.device, default="auto"
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and sampling.
-    verbose : int, default=0
-        ``0``: silent; ``1`` or more: a progress bar and a line per epoch.
-    **kwargs
-        Skorch parameters forwarded to the net (``module__*``,
-        ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
-        ``iterator_valid__*``, ``callbacks__*``).
+    {shared_parameters}
 
     Attributes
     ----------
@@ -261,6 +224,10 @@ class MultimodalVAEDetector(BaseDeepDetector):
     >>> sorted(det.modality_scores(X[:5]))
     ['a', 'b', 'kl']
     """
+
+    _doc_fields = {
+        "calibrated": "the per-modality standardisation and the threshold are",
+    }
 
     _parameter_constraints = {
         **BaseDeepDetector._parameter_constraints,
