@@ -200,7 +200,8 @@ def _anofusion_auto():
     from skanomaly.detectors import AnoFusionDetector
 
     det = AnoFusionDetector(modalities="auto", window_size=4, hidden_dim=4, n_heads=1,
-                            gtn_channels=1, max_epochs=1, device="cpu", random_state=0)
+                            gtn_channels=1, gtn_layers=1, max_epochs=1, device="cpu",
+                            random_state=0)
     try:
         det._validate_params()
     except (ValueError, TypeError):
