@@ -52,6 +52,11 @@ def default_service_of(pod):
     Returns
     -------
     service : str
+        The service name.
+
+    See Also
+    --------
+    TelemetryChannels : Takes it (or any pod -> service rule) as ``service_of``.
 
     Examples
     --------
@@ -228,7 +233,7 @@ class TelemetryFrames:
     def __len__(self):
         return len(self.bins)
 
-    def bin_positions(self, times_ns):
+    def _bin_positions(self, times_ns):
         """Position in ``bins`` of each time (ns), -1 outside every bin."""
         key = (np.asarray(times_ns) // self._step) * self._step
         b = self.bins.asi8
@@ -486,7 +491,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
                                                - self._empty_in_fit)
         if not keep.any():
             return None
-        pos = frames.bin_positions(frames._times["metrics"])
+        pos = frames._bin_positions(frames._times["metrics"])
         inside = pos >= 0
         values = df.loc[inside, keep].astype(np.float64)
         per_bin = values.groupby(pos[inside]).mean()  # bin x column
@@ -504,7 +509,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
             raise ValueError(f"telemetry['logs'] has no 'message' column; it has "
                              f"{list(df.columns)}.")
         ent, svc = self._entities(df, "logs")
-        pos = frames.bin_positions(frames._times["logs"])
+        pos = frames._bin_positions(frames._times["logs"])
         keep = self._in_scope(svc) & (pos >= 0)
         msgs = df["message"].to_numpy(object)[keep]
         ent, pos = ent[keep], pos[keep]
@@ -702,6 +707,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : TelemetryChannels
+            The fitted transformer.
         """
         self._fit_table(X)
         return self
@@ -720,6 +726,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         Returns
         -------
         table : pandas.DataFrame of shape (n_bins, n_channels)
+            What ``transform(X)`` returns, computed once.
         """
         return self._fit_table(X)
 
@@ -755,11 +762,13 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        input_features : ignored
+        input_features : None
+            Ignored (the input is a set of tables, not columns).
 
         Returns
         -------
         names : ndarray of str
+            ``feature_names_out_``.
         """
         check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_.copy()

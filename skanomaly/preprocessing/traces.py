@@ -281,6 +281,7 @@ class TraceWindowStats(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : TraceWindowStats
+            The fitted transformer.
         """
         out, groups, n_bad, n_out, _ = self._compute(X)
         _warn_set_aside("TraceWindowStats.fit", n_bad, n_out)
@@ -313,11 +314,13 @@ class TraceWindowStats(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        input_features : ignored
+        input_features : None
+            Ignored (the input is a spans table).
 
         Returns
         -------
         names : ndarray of str
+            ``feature_names_out_``.
         """
         check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_.copy()
