@@ -102,7 +102,22 @@ class BatchLoader(DataLoader):
 
 
 class _BatchedDataset(Dataset):
-    """Shared part: ``__getitems__`` turns any indices into an index tensor on the device."""
+    """Shared part of the datasets: one row of ``_rows`` per sample.
+
+    ``_rows`` (a tensor) gives the length and the device; ``__getitems__``
+    turns any indices into an index tensor on that device.
+    """
+
+    @property
+    def device(self):
+        """Device where the data live and batches are built."""
+        return self._rows.device
+
+    def __len__(self):
+        return int(self._rows.shape[0])
+
+    def __getitem__(self, index):
+        return self.get_batch(index)
 
     def __getitems__(self, indices):
         if not isinstance(indices, slice):
@@ -142,12 +157,8 @@ class SlidingWindowDataset(_BatchedDataset):
         self.window_size = window_size
 
     @property
-    def device(self):
-        """Device where the series lives and batches are built."""
-        return self.series.device
-
-    def __len__(self):
-        return int(self.starts.shape[0])
+    def _rows(self):
+        return self.starts
 
     def positions(self, indices):
         """Time-step index of every element of the windows ``indices``.
@@ -277,12 +288,8 @@ class ReadyWindowDataset(_BatchedDataset):
         self.windows = windows
 
     @property
-    def device(self):
-        """Device where the samples live."""
-        return self.windows.device
-
-    def __len__(self):
-        return int(self.windows.shape[0])
+    def _rows(self):
+        return self.windows
 
     def get_batch(self, indices):
         """Samples ``indices`` as one tensor.
@@ -298,9 +305,6 @@ class ReadyWindowDataset(_BatchedDataset):
             The samples.
         """
         return self.windows[indices]
-
-    def __getitem__(self, index):
-        return self.windows[index]
 
 
 class DictDataset(_BatchedDataset):
@@ -323,12 +327,8 @@ class DictDataset(_BatchedDataset):
         self.tensors = tensors
 
     @property
-    def device(self):
-        """Device of the tensors."""
-        return next(iter(self.tensors.values())).device
-
-    def __len__(self):
-        return int(next(iter(self.tensors.values())).shape[0])
+    def _rows(self):
+        return next(iter(self.tensors.values()))
 
     def get_batch(self, indices):
         """Rows ``indices`` of every tensor, as a dict.
@@ -344,6 +344,3 @@ class DictDataset(_BatchedDataset):
             The rows of each tensor.
         """
         return {key: value[indices] for key, value in self.tensors.items()}
-
-    def __getitem__(self, index):
-        return {key: value[index] for key, value in self.tensors.items()}

@@ -9,13 +9,11 @@ define themselves. Each docstring is checked with
 docstring XPASSes: remove it from the list).
 """
 
-import importlib
 import inspect
-import pkgutil
 
 import pytest
 
-import skanomaly
+from skanomaly.utils._discovery import public_modules
 
 numpydoc_validation = pytest.importorskip("numpydoc.validate")
 
@@ -42,16 +40,20 @@ KNOWN_FAILURES = {
     "skanomaly.modules.AnoFusionNet.learned_graph": "skanomaly/modules/anofusion.py",
     "skanomaly.modules.anofusion.GraphDotAttention.forward": "skanomaly/modules/anofusion.py",
     "skanomaly.modules.anofusion.GraphTransformer.forward": "skanomaly/modules/anofusion.py",
-    "skanomaly.modules.anofusion.GraphTransformer.selection_weights": "skanomaly/modules/anofusion.py",
+    "skanomaly.modules.anofusion.GraphTransformer.selection_weights":
+        "skanomaly/modules/anofusion.py",
     "skanomaly.preprocessing.DrainTemplates": "skanomaly/preprocessing/logs.py",
     "skanomaly.preprocessing.DrainTemplates.fit": "skanomaly/preprocessing/logs.py",
-    "skanomaly.preprocessing.DrainTemplates.get_feature_names_out": "skanomaly/preprocessing/logs.py",
+    "skanomaly.preprocessing.DrainTemplates.get_feature_names_out":
+        "skanomaly/preprocessing/logs.py",
     "skanomaly.preprocessing.DrainTemplates.mask": "skanomaly/preprocessing/logs.py",
     "skanomaly.preprocessing.DrainTemplates.template_text": "skanomaly/preprocessing/logs.py",
     "skanomaly.preprocessing.LogHeaderParser.fit": "skanomaly/preprocessing/log_header.py",
-    "skanomaly.preprocessing.LogHeaderParser.get_feature_names_out": "skanomaly/preprocessing/log_header.py",
+    "skanomaly.preprocessing.LogHeaderParser.get_feature_names_out":
+        "skanomaly/preprocessing/log_header.py",
     "skanomaly.preprocessing.SemanticTemplateClusters.fit": "skanomaly/preprocessing/logs.py",
-    "skanomaly.preprocessing.SemanticTemplateClusters.get_feature_names_out": "skanomaly/preprocessing/logs.py",
+    "skanomaly.preprocessing.SemanticTemplateClusters.get_feature_names_out":
+        "skanomaly/preprocessing/logs.py",
     "skanomaly.preprocessing.discretize": "skanomaly/preprocessing/graph.py",
     "skanomaly.preprocessing.log_header.log_format_regex": "skanomaly/preprocessing/log_header.py",
     "skanomaly.preprocessing.nmi_matrix": "skanomaly/preprocessing/graph.py",
@@ -59,17 +61,9 @@ KNOWN_FAILURES = {
 }
 
 
-def _public_modules():
-    yield skanomaly
-    for info in pkgutil.walk_packages(skanomaly.__path__, "skanomaly."):
-        if any(part.startswith("_") for part in info.name.split(".")):
-            continue
-        yield importlib.import_module(info.name)
-
-
 def _public_objects():
     seen = {}
-    for module in _public_modules():
+    for module in public_modules():
         for name in getattr(module, "__all__", ()):
             obj = getattr(module, name, None)
             if not (inspect.isclass(obj) or inspect.isfunction(obj)):
