@@ -214,17 +214,17 @@ def test_pipeline_fit_tune_pickle():
     from sklearn.pipeline import make_pipeline
 
     det = _anofusion_auto()
-    frames = TelemetryFrames(_raw(n=90))
+    frames = TelemetryFrames(_raw(n=60))
     y = np.ones(len(frames), dtype=int)
-    y[[40, 41, 70, 71]] = -1  # +1 normal, -1 anomalous; one pair in each validation fold
+    y[[30, 31, 50, 51]] = -1  # +1 normal, -1 anomalous; one pair in each validation fold
     pipe = make_pipeline(TelemetryChannels(max_log_channels=2), det)
     search = GridSearchCV(pipe, {"telemetrychannels__trace_features": [["count"],
                                                                        ["count", "lat_mean"]]},
-                          cv=TimeSeriesSplit(2, test_size=30), scoring="roc_auc")
+                          cv=TimeSeriesSplit(2, test_size=20), scoring="roc_auc")
     search.fit(frames, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     best = pickle.loads(pickle.dumps(search.best_estimator_))
-    assert best.predict(frames[60:]).shape == (30,)
+    assert best.predict(frames[40:]).shape == (20,)
     fitted = best.named_steps["anofusiondetector"]
     assert list(fitted.feature_names_in_) == list(
         best.named_steps["telemetrychannels"].get_feature_names_out())
