@@ -5,8 +5,8 @@ time-series detector on its first rows, then, each in a fresh process,
 scores the whole file held as
 
 * ``memmap``: a read-only :class:`numpy.memmap` (scored block by block);
-* ``dask``: ``dask.array.from_array`` over that memmap, computed with the
-  synchronous scheduler into a memmap of scores;
+* ``dask``: a dask array whose chunks are read from the file (as from zarr
+  or HDF5), computed with the synchronous scheduler into a memmap of scores;
 
 and reports the process's peak resident memory (``ru_maxrss``) and whether
 the scores of a 100,000-step slice equal in-memory scoring of that slice with
@@ -62,6 +62,22 @@ def _prepare(folder, rows):
     return path
 
 
+def _dask_from_file(path, rows, chunk=250_000):
+    """A dask array whose chunks are read from the file by ``np.fromfile`` (as zarr or HDF5 would)."""
+    import dask
+    import dask.array as da
+
+    def read(start, stop):
+        return np.fromfile(path, dtype=np.float32, count=(stop - start) * N_CHANNELS,
+                           offset=start * N_CHANNELS * 4).reshape(-1, N_CHANNELS)
+
+    return da.concatenate([
+        da.from_delayed(dask.delayed(read)(start, min(start + chunk, rows)),
+                        shape=(min(start + chunk, rows) - start, N_CHANNELS), dtype=np.float32)
+        for start in range(0, rows, chunk)
+    ])
+
+
 def _score(mode, folder, rows):
     import torch
 
@@ -77,7 +93,7 @@ def _score(mode, folder, rows):
         import dask
         import dask.array as da
 
-        lazy = det.score_samples(da.from_array(X, chunks=(250_000, N_CHANNELS)))
+        lazy = det.score_samples(_dask_from_file(folder / "series.dat", rows))
         out = np.memmap(folder / "scores.dat", dtype=np.float64, mode="w+", shape=(rows,))
         with dask.config.set(scheduler="synchronous"):
             da.store(lazy, out)

@@ -17,6 +17,7 @@ dask is imported only when a dask collection is passed.
 """
 
 import math
+import mmap
 
 import numpy as np
 from sklearn import get_config
@@ -131,8 +132,27 @@ def score_out_of_core(score, X, *, context=(0, 0), align=1, columns=None, dtype=
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
         lo, hi = _with_context(start, stop, context, n_rows)
-        blocks.append(_score_rows(score, X[lo:hi], start - lo, stop - lo, wrap))
+        blocks.append(_score_rows(score, _memmap_rows(X, lo, hi), start - lo, stop - lo, wrap))
     return np.concatenate(blocks) if blocks else np.empty(0, dtype=dtype)
+
+
+def _memmap_rows(X, lo, hi):
+    """Rows ``lo:hi`` of a memmap, through a mapping of their own when possible.
+
+    Pages read through ``X`` itself stay in this process's resident memory
+    until the whole map is closed; a fresh map of just the block's bytes is
+    closed (and its pages released) once the block is scored.
+    """
+    whole_file_map = (
+        getattr(X, "filename", None) is not None
+        and isinstance(X.base, mmap.mmap)
+        and X.flags.c_contiguous
+    )
+    if not whole_file_map:  # a view of a memmap: slice it
+        return X[lo:hi]
+    row_bytes = X.itemsize * int(np.prod(X.shape[1:]))
+    return np.memmap(X.filename, dtype=X.dtype, mode="r", offset=X.offset + lo * row_bytes,
+                     shape=(hi - lo,) + X.shape[1:])
 
 
 def _wrapper(columns):
