@@ -319,6 +319,20 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
     }
 
     # ----------------------------------------------------------- parameters
+    def _store_params(self, params):
+        """Store ``__init__``'s arguments unchanged, as scikit-learn requires.
+
+        ``params`` is ``locals()`` taken first thing in ``__init__``: every
+        named parameter becomes the attribute of the same name, and the
+        ``**kwargs`` (forwarded skorch parameters) are stored as they are by
+        :meth:`_store_net_params`.
+        """
+        params = dict(params)
+        del params["self"]
+        self._store_net_params(params.pop("kwargs", {}))
+        for name, value in params.items():
+            setattr(self, name, value)
+
     def _store_net_params(self, kwargs):
         # skorch-style prefixed parameters are stored as attributes, like skorch
         # does, so get_params/clone/GridSearchCV see them.

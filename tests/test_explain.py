@@ -62,25 +62,29 @@ def _tiny_detectors():
     tiny = dict(max_epochs=1, batch_size=16, random_state=0, device="cpu")
     rng = np.random.RandomState(0)
     series = rng.randn(120, 3)
+    # The anomaly score aggregates each row of channel_scores: a sum, or
+    # AnoFusion's maximum of robust z-scores.
     return [
         (TimeSeriesVAEDetector(window_size=8, latent_dim=2, hidden_channels=(4,),
-                               aggregation="step", **tiny), series, 3),
+                               aggregation="step", **tiny), series, 3, np.sum),
         (AnoFusionDetector(window_size=4, hidden_dim=4, n_heads=1, gtn_channels=1, **tiny),
-         series, 3),
+         series, 3, np.max),
+        (AnoFusionDetector(window_size=4, hidden_dim=4, n_heads=1, gtn_channels=1,
+                           score="sum_squared", **tiny), series, 3, np.sum),
         # Without the SSIM term the image channels' shares add up to the score.
         (VisionVAEDetector(latent_dim=2, hidden_channels=(4,), ssim_weight=0, **tiny),
-         rng.rand(40, 2, 6, 6), 2),
+         rng.rand(40, 2, 6, 6), 2, np.sum),
         (MultimodalVAEDetector(modalities={"a": [0], "b": [1, 2]}, latent_dim=2, hidden_dim=4,
-                               n_heads=1, **tiny), series, 3),  # a, b and the KL part
+                               n_heads=1, **tiny), series, 3, np.sum),  # a, b and the KL part
     ]
 
 
-@pytest.mark.parametrize("detector, X, n_channels", _tiny_detectors(),
+@pytest.mark.parametrize("detector, X, n_channels, aggregate", _tiny_detectors(),
                          ids=lambda v: type(v).__name__ if hasattr(v, "fit") else "")
-def test_channel_contributions_serve_every_detector(detector, X, n_channels):
+def test_channel_contributions_serve_every_detector(detector, X, n_channels, aggregate):
     detector.fit(X)
     contributions = channel_contributions(detector, X)
     assert contributions.shape == (len(X), n_channels)
-    np.testing.assert_allclose(contributions.sum(axis=1), -detector.score_samples(X),
+    np.testing.assert_allclose(aggregate(contributions, axis=1), -detector.score_samples(X),
                                rtol=1e-5, atol=1e-6)
     assert sorted(rank_channels(contributions, [(0, 5)])[0]) == list(range(n_channels))

@@ -225,34 +225,7 @@ class AnoFusionDetector(BaseDeepDetector):
         validation_fraction=0.1, early_stopping=True, patience=5, threshold=None,
         callbacks=None, device="auto", random_state=None, verbose=0, **kwargs,
     ):
-        self.modalities = modalities
-        self.window_size = window_size
-        self.hidden_dim = hidden_dim
-        self.n_heads = n_heads
-        self.gtn_channels = gtn_channels
-        self.gtn_layers = gtn_layers
-        self.dropout = dropout
-        self.scaled_attention = scaled_attention
-        self.persistence_skip = persistence_skip
-        self.standardize = standardize
-        self.nmi_bins = nmi_bins
-        self.nmi_threshold = nmi_threshold
-        self.score = score
-        self.score_window = score_window
-        self.normalize_channels = normalize_channels
-        self.optimizer = optimizer
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.threshold = threshold
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self._store_net_params(kwargs)
+        self._store_params(locals())  # every argument, unchanged
 
     # --------------------------------------------------------- validation
     def _check_input(self, X, reset):

@@ -268,35 +268,7 @@ class MultimodalVAEDetector(BaseDeepDetector):
         early_stopping=True, patience=5, threshold=None, callbacks=None, device="auto",
         random_state=None, verbose=0, **kwargs,
     ):
-        self.modalities = modalities
-        self.modality_shapes = modality_shapes
-        self.fusion = fusion
-        self.latent_dim = latent_dim
-        self.hidden_dim = hidden_dim
-        self.hidden_channels = hidden_channels
-        self.kernel_size = kernel_size
-        self.cross_attention = cross_attention
-        self.n_heads = n_heads
-        self.dropout = dropout
-        self.train_single_experts = train_single_experts
-        self.normalize_channels = normalize_channels
-        self.ssim_weight = ssim_weight
-        self.modality_weights = modality_weights
-        self.kl_score_weight = kl_score_weight
-        self.beta = beta
-        self.optimizer = optimizer
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.threshold = threshold
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self._store_net_params(kwargs)
+        self._store_params(locals())  # every argument, unchanged
 
     def __sklearn_tags__(self):
         # A sample whose values of a modality are all NaN misses that modality

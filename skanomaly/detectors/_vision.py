@@ -136,25 +136,7 @@ class VisionVAEDetector(BaseDeepDetector):
         threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
         **kwargs,
     ):
-        self.image_shape = image_shape
-        self.latent_dim = latent_dim
-        self.hidden_channels = hidden_channels
-        self.dropout = dropout
-        self.ssim_weight = ssim_weight
-        self.beta = beta
-        self.optimizer = optimizer
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.threshold = threshold
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self._store_net_params(kwargs)
+        self._store_params(locals())  # every argument, unchanged
 
     # --------------------------------------------------------- validation
     def _declared_shape(self, n_features):
