@@ -181,7 +181,7 @@ def test_loghub_grouping_accuracy(system):
     df = load_loghub(system, data_home=DATA)
     ids = DrainTemplates().fit(df["Content"]).transform(df["Content"]).ravel()
     ga = _grouping_accuracy(df["EventTemplate"], ids)
-    assert ga >= {"HDFS": 0.99, "OpenStack": 0.8}[system]
+    assert ga >= {"HDFS": 0.99, "OpenStack": 0.95}[system]  # 0.9975 and 0.9785 measured
 
 
 def test_count_per_bin_aligned_to_index():
@@ -229,3 +229,17 @@ def test_semantic_unknown_model_path(tmp_path):
         SemanticTemplateClusters(model=str(tmp_path / "nope")).fit(["a b"])
     with pytest.raises(FileNotFoundError, match="without config.json"):
         SemanticTemplateClusters(model=str(tmp_path)).fit(["a b"])
+
+
+def test_transformers_is_optional(monkeypatch):
+    import subprocess
+    import sys
+
+    from skanomaly.preprocessing import _embedding
+
+    code = "import sys, skanomaly.preprocessing; print('transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # importing the package does not import it
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
+    with pytest.raises(ImportError, match=r'pip install "skanomaly\[text\]"'):
+        _embedding.import_transformers()

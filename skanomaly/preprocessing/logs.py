@@ -62,7 +62,7 @@ MASK_PATTERNS = {
     # numbers with a unit attached ("1.5GB", "300ms"; in "12 ms" the number is a NUM)
     "SIZE": _B + _NUM + _SIZE_UNIT + r"(?!\w)",
     "DURATION": _B + _NUM + _TIME_UNIT + r"(?!\w)",
-    "HEX": _B + r"(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,})"
+    "HEX": _B + r"(?:\d[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,})"
            + _E,
     # identifiers made of a word and numbers: job_12_3, attempt-7, node-246
     "ID": _B + r"[A-Za-z]+(?:[_-][A-Za-z]{0,3}-?\d+)+(?:[_-][A-Za-z0-9]+)*" + _E,
@@ -81,6 +81,9 @@ DEFAULT_MASKING = tuple((MASK_PATTERNS[k], k) for k in (
     "ID", "KV", "NUM",
 ))
 
+# MASK_PATTERNS name no particular digit (only \d and classes holding all ten)
+_DIGIT_BLIND = frozenset(MASK_PATTERNS.values())
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
 _SPACE_IN_RULE = re.compile(r" |\\s")
 _NEGATED_CLASS = re.compile(r"\[\^(?:\\.|[^\]])*\]")  # [^\s,] cannot match a space
@@ -90,7 +93,8 @@ def _compile_masking(masking):
     """Check ``(regex, name)`` rules and join them into one regex.
 
     At each position the first rule that matches wins, so the order is a priority.
-    Returns None (no masking) or ``(regex, {group: "<name>"})``.
+    Returns None (no masking) or ``(regex, {group: "<name>"}, by_shape)``: ``by_shape``
+    when every rule treats all digits alike (the rules of :data:`MASK_PATTERNS`).
     """
     rules = DEFAULT_MASKING if isinstance(masking, str) else (masking or ())
     parts, names = [], {}
@@ -135,36 +139,57 @@ def _compile_masking(masking):
         joined = re.compile("|".join(parts))
     except re.error as exc:  # e.g. two rules defining the same group name
         raise ValueError(f"masking rules cannot be joined into one regex: {exc}.") from None
-    return joined, names
+    by_shape = all(pattern in _DIGIT_BLIND for pattern, _ in rules)
+    return joined, names, by_shape
 
 
-def _mask_lines(lines, compiled):
+class _TokenMasks(dict):
+    """Masked text of each token seen, computed on first sight (``__missing__``)."""
+
+    def __init__(self, compiled):
+        super().__init__()
+        self.rx, self.names, self.by_shape = compiled
+        self.spans_of_shape = {}
+
+    def __missing__(self, token):
+        if len(self) > 200_000:  # bound the memory held by rare tokens
+            self.clear()
+            self.spans_of_shape.clear()
+        masked = self[token] = self._mask(token)
+        return masked
+
+    def _mask(self, t):
+        names = self.names
+        if not self.by_shape:
+            return self.rx.sub(lambda m: names[m.lastgroup], t)
+        # Rules that treat all digits alike match "blk_-5728" where they match
+        # "blk_-1234": the regex runs once per shape, the token is cut at its spans.
+        shape = t.encode().translate(_DIGITS_TO_ZERO).decode()  # bytes: the fast path
+        spans = self.spans_of_shape.get(shape)
+        if spans is None:
+            spans = self.spans_of_shape[shape] = [
+                (m.start(), m.end(), names[m.lastgroup]) for m in self.rx.finditer(shape)]
+        if not spans:
+            return t
+        pieces, end = [], 0
+        for start, stop, name in spans:
+            pieces += [t[end:start], name]
+            end = stop
+        pieces.append(t[end:])
+        return "".join(pieces)
+
+
+def _mask_lines(lines, compiled, masks=None):
     """Mask lines (a list of str), token by token; each distinct token is masked once.
 
-    Tokens repeat across lines far more than lines do, so a per-call cache of masked
-    tokens makes masking a dictionary lookup for almost every token.
+    Tokens repeat across lines far more than lines do, so a cache of masked tokens
+    (``masks``, a :class:`_TokenMasks` kept between calls by the caller) makes masking
+    a dictionary lookup for almost every token.
     """
     if compiled is None:
         return list(lines)
-    rx, names = compiled
-    cache = {}
-
-    def repl(m):
-        return names[m.lastgroup]
-
-    out = []
-    for line in lines:
-        tokens = line.split()
-        masked = []
-        for t in tokens:
-            m = cache.get(t)
-            if m is None:
-                m = cache[t] = rx.sub(repl, t)
-            masked.append(m)
-        out.append(" ".join(masked))
-        if len(cache) > 100_000:  # bound the memory held by rare tokens
-            cache.clear()
-    return out
+    get = (masks if masks is not None else _TokenMasks(compiled)).__getitem__
+    return [" ".join(map(get, line.split())) for line in lines]
 
 
 def _is_variable(token):
@@ -219,8 +244,9 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
     same line, always. Each distinct line is masked and matched once per call.
 
     The defaults were chosen by leave-one-system-out validation on eight Loghub-2k
-    systems (``benchmarks/bench_logs.py``): each system's setting was picked on the
-    other seven.
+    systems (``benchmarks/bench_logs.py``): each system's setting picked on the other
+    seven reaches a mean grouping accuracy of 0.949 on the held-out system (0.963
+    in-sample; drain3's own defaults: 0.857).
 
     Parameters
     ----------
@@ -233,9 +259,10 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
         identifiers, ``key=value`` values, numbers). Checked at ``fit``: a regex
         that does not compile, matches the empty string or uses a backreference
         raises a ``ValueError`` naming it. None disables masking.
-    sim_th : float, default=0.4
-        Drain's similarity threshold for joining a line to an existing template.
-    depth : int, default=6
+    sim_th : float, default=0.6
+        Drain's similarity threshold for joining a line to an existing template (the
+        share of its tokens equal to the template's; masks count as equal).
+    depth : int, default=7
         Depth of Drain's prefix tree (at least 3): ``depth - 2`` leading tokens route a
         line.
     max_children : int, default=100
@@ -268,7 +295,7 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
         The fitted miner (its clusters are the templates before the second pass).
     templates_ : pandas.DataFrame
         One row per template: ``template_id`` (1, 2, ...), ``template`` (masked,
-        ``<*>`` for parameters) and ``size`` (training lines in it).
+        ``<*>`` for parameters) and ``size`` (training lines that joined it).
     n_templates_ : int
         Number of templates.
     n_empty_ : int
@@ -326,8 +353,8 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         masking="default",
-        sim_th=0.4,
-        depth=6,
+        sim_th=0.6,
+        depth=7,
         max_children=100,
         extra_delimiters=(),
         parametrize_numeric_tokens=True,
@@ -377,10 +404,13 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
         counts = np.bincount(codes, minlength=len(uniq))
         nonempty = np.array([bool(t) for t in texts], dtype=bool)
         long = np.array([len(u) > self.max_line_length for u in uniq], dtype=bool)
-        masked = _mask_lines([t for t, keep in zip(texts, nonempty) if keep], masker)
+        self._token_masks = None if masker is None else _TokenMasks(masker)
+        masked = _mask_lines([t for t, keep in zip(texts, nonempty) if keep], masker,
+                             self._token_masks)
         miner = _make_miner(self)
-        for line in masked:
-            miner.drain.add_log_message(line)
+        # the cluster each distinct line joined (a template's size counts its lines)
+        joined_by = np.array([miner.drain.add_log_message(line)[0].cluster_id
+                              for line in masked], dtype=np.int64)
         clusters = sorted(miner.drain.clusters, key=lambda c: c.cluster_id)
         tokens = [tuple(c.log_template_tokens) for c in clusters]
         if self.merge_templates:
@@ -391,9 +421,8 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
         self._id_of_cluster = np.full(len(clusters) + 1, self.unknown_value, dtype=np.int64)
         self._id_of_cluster[[c.cluster_id for c in clusters]] = group + 1
         self.miner_ = miner
-        ids = np.full(len(uniq), self.unknown_value, dtype=np.int64)
-        ids[nonempty] = self._match(masked)
-        size = np.bincount(ids[ids > 0], weights=counts[ids > 0], minlength=len(joined) + 1)
+        size = np.bincount(self._id_of_cluster[joined_by], weights=counts[nonempty],
+                           minlength=len(joined) + 1)
         self.templates_ = pd.DataFrame({
             "template_id": np.arange(1, len(joined) + 1, dtype=np.int64),
             "template": joined,
@@ -410,6 +439,18 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+
+    def _masks(self, compiled):
+        """The token cache of ``fit`` when it holds the same rules as ``compiled``."""
+        cache = self.__dict__.get("_token_masks")
+        if cache is None or compiled is None or (cache.rx, cache.names) != compiled[:2]:
+            return None
+        return cache
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_token_masks", None)  # a cache, rebuilt on demand
+        return state
 
     def _match(self, masked):
         """Template id of each masked line (``unknown_value`` when none matches)."""
@@ -435,12 +476,13 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
             and for empty lines.
         """
         check_is_fitted(self, "miner_")
+        masker = _compile_masking(self.masking)
         codes, _, texts = self._distinct(X)
         nonempty = np.array([bool(t) for t in texts], dtype=bool)
         ids = np.full(len(texts), self.unknown_value, dtype=np.int64)
         ids[nonempty] = self._match(
-            _mask_lines([t for t, keep in zip(texts, nonempty) if keep],
-                        _compile_masking(self.masking)))
+            _mask_lines([t for t, keep in zip(texts, nonempty) if keep], masker,
+                        self._masks(masker)))
         return ids[codes].reshape(-1, 1)
 
     def mask(self, X):
@@ -464,7 +506,8 @@ class DrainTemplates(TransformerMixin, BaseEstimator):
         ['took <DURATION> on <IP>', 'took <NUM> ms']
         """
         codes, _, texts = self._distinct(X)
-        masked = _mask_lines(texts, _compile_masking(self.masking))
+        masker = _compile_masking(self.masking)
+        masked = _mask_lines(texts, masker, self._masks(masker))
         return np.asarray(masked, dtype=object)[codes]
 
     def template_text(self, ids):
