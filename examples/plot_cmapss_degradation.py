@@ -1,7 +1,7 @@
 """
-===============================================
+=================================================
 Ranking turbofan engines by degradation (C-MAPSS)
-===============================================
+=================================================
 
 NASA's C-MAPSS FD001 simulates 100 turbofan engines run to failure (training)
 and 100 engines cut off some time before failure, with their true remaining
