@@ -193,28 +193,36 @@ def test_learns_a_fault_inside_the_normal_range(series):
     assert rank_channels(contributions, [(550, 600)])[0][0] == 1
 
 
-@pytest.mark.parametrize("score, combine", [("max_robust", np.max), ("sum_squared", np.sum)])
-def test_channel_scores_make_the_score(series, score, combine):
+@pytest.mark.parametrize("score, combine, k", [("max_robust", np.max, 1),
+                                               ("sum_squared", np.sum, 1),
+                                               ("sum_squared", np.sum, 3)])
+def test_channel_scores_make_the_score(series, score, combine, k):
     X, _ = series
-    det = tiny(modalities="auto", score=score).fit(X.iloc[:300])
+    det = tiny(modalities="auto", score=score, score_window=k).fit(X.iloc[:300])
     contributions = det.channel_scores(X.iloc[:100])
     assert contributions.shape == (100, 3)
     np.testing.assert_allclose(combine(contributions, axis=1), -det.score_samples(X.iloc[:100]),
                                rtol=1e-6)
     np.testing.assert_array_equal(contributions[:4], np.repeat(contributions[4:5], 4, axis=0))
-    residuals = det.forecast_errors(X.iloc[:100])
-    terms = np.abs(residuals) if score == "max_robust" else residuals ** 2
-    np.testing.assert_allclose((terms - det.error_center_) / det.channel_scale_, contributions)
+    residuals = det.forecast_errors(X.iloc[:100])[4:]
+    # score_window: the mean of the last k residuals (of those there are, at the start)
+    mean = np.array([residuals[max(0, t - k + 1):t + 1].mean(axis=0) for t in range(96)])
+    terms = np.abs(mean) if score == "max_robust" else mean ** 2
+    np.testing.assert_allclose((terms - det.error_center_) / det.channel_scale_,
+                               contributions[4:], rtol=1e-6, atol=1e-9)
 
 
 def test_normalisation_and_threshold_come_from_held_out_steps_only(series):
     X = series[0].iloc[:300]
-    det = tiny(threshold=PercentileThreshold(q=0.9)).fit(X)
     n_held = 30  # ceil(0.1 * 300)
-    # The held-out steps score as in the whole series: their windows reach back
-    # into the training steps, and no padded row enters the calibration.
-    tail_scores = -det.score_samples(X)[-n_held:]
-    assert det.offset_ == pytest.approx(-np.quantile(tail_scores, 0.9))
+    # The held-out steps score as in the whole series: their windows (and the
+    # residuals score_window averages) reach back into the training steps, and
+    # no padded row enters the calibration.
+    for k in (1, 5):
+        det = tiny(threshold=PercentileThreshold(q=0.9), score_window=k).fit(X)
+        tail_scores = -det.score_samples(X)[-n_held:]
+        assert det.offset_ == pytest.approx(-np.quantile(tail_scores, 0.9))
+    det = tiny(score="max_robust", score_window=1).fit(X)
     tail = np.abs(det.forecast_errors(X)[-n_held:])
     q25, q50, q75 = np.percentile(tail, [25, 50, 75], axis=0)
     np.testing.assert_allclose(det.error_center_, q50, rtol=1e-6)
