@@ -81,6 +81,50 @@ def reparameterize(mu, logvar, training):
     return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
 
 
+class ConvStack(nn.Module):
+    """Strided convolutions, each followed by GELU and dropout; output flattened.
+
+    The encoder of the time-series (``nn.Conv1d``) and vision (``nn.Conv2d``)
+    VAEs.
+
+    Parameters
+    ----------
+    conv : type
+        The convolution class, e.g. ``nn.Conv1d`` or ``nn.Conv2d``.
+    n_channels : int
+        Input channels.
+    hidden_channels : sequence of int
+        Output channels of each convolution.
+    dropout : float
+        Dropout rate after each convolution.
+    **conv_params : dict
+        Arguments of every convolution (``kernel_size``, ``stride``, ``padding``).
+    """
+
+    def __init__(self, conv, n_channels, hidden_channels, dropout, **conv_params):
+        super().__init__()
+        layers, in_ch = [], n_channels
+        for out_ch in hidden_channels:
+            layers += [conv(in_ch, out_ch, **conv_params), nn.GELU(), nn.Dropout(dropout)]
+            in_ch = out_ch
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        """Encode ``x`` and flatten every axis but the batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs, channels on axis 1.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, n_features)
+            The flattened output of the last convolution.
+        """
+        return self.layers(x).flatten(start_dim=1)
+
+
 class VAEModule(nn.Module):
     """A VAE from an encoder (x -> features) and a decoder (z -> x).
 

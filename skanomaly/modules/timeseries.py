@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from ._vae import GaussianHead, VAEModule
+from ._vae import ConvStack, GaussianHead, VAEModule
 
 __all__ = ["TimeSeriesVAE", "conv_output_lengths"]
 
@@ -47,21 +47,12 @@ def conv_output_lengths(window_size, n_layers, kernel_size, stride=2):
     return lengths
 
 
-class _ConvEncoder(nn.Module):
-    def __init__(self, n_channels, hidden_channels, kernel_size, dropout):
-        super().__init__()
-        layers, in_ch = [], n_channels
-        for out_ch in hidden_channels:
-            layers += [
-                nn.Conv1d(in_ch, out_ch, kernel_size, stride=2, padding=kernel_size // 2),
-                nn.GELU(),
-                nn.Dropout(dropout),
-            ]
-            in_ch = out_ch
-        self.layers = nn.Sequential(*layers)
+class _ConvEncoder(ConvStack):
+    """Stride-2 1-D convolutions with 'same' padding, flattened."""
 
-    def forward(self, x):
-        return self.layers(x).flatten(start_dim=1)
+    def __init__(self, n_channels, hidden_channels, kernel_size, dropout):
+        super().__init__(nn.Conv1d, n_channels, hidden_channels, dropout,
+                         kernel_size=kernel_size, stride=2, padding=kernel_size // 2)
 
 
 class _ConvDecoder(nn.Module):

@@ -8,7 +8,7 @@ decoder mirrors the encoder and restores each intermediate size exactly with
 
 from torch import nn
 
-from ._vae import GaussianHead, VAEModule
+from ._vae import ConvStack, GaussianHead, VAEModule
 
 __all__ = ["VisionVAE", "conv2d_output_sizes"]
 
@@ -45,23 +45,12 @@ def conv2d_output_sizes(height, width, n_layers):
     return sizes
 
 
-class ConvEncoder2d(nn.Module):
+class ConvEncoder2d(ConvStack):
     """Strided 3x3 convolutions, flattened: (batch, C, H, W) -> (batch, features)."""
 
     def __init__(self, n_channels, hidden_channels, dropout=0.0):
-        super().__init__()
-        layers, in_ch = [], n_channels
-        for out_ch in hidden_channels:
-            layers += [
-                nn.Conv2d(in_ch, out_ch, _KERNEL, stride=_STRIDE, padding=_PADDING),
-                nn.GELU(),
-                nn.Dropout(dropout),
-            ]
-            in_ch = out_ch
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.layers(x).flatten(start_dim=1)
+        super().__init__(nn.Conv2d, n_channels, hidden_channels, dropout,
+                         kernel_size=_KERNEL, stride=_STRIDE, padding=_PADDING)
 
 
 class ConvDecoder2d(nn.Module):
