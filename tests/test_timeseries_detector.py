@@ -1,5 +1,7 @@
 """TimeSeriesVAEDetector: the scikit-learn contract, windowing, bad input."""
 
+import warnings
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -333,6 +335,10 @@ def test_skorch_loader_options_reach_a_dataloader(series):
     assert len(det.net_.history) == TINY["max_epochs"]
     # Workers fetch the same batches in the same order: the same model.
     np.testing.assert_allclose(det.score_samples(X), reference, rtol=1e-5)
+    with warnings.catch_warnings():  # no accelerator here: torch says pinning is moot
+        warnings.simplefilter("ignore", UserWarning)
+        pinned = tiny(iterator_train__pin_memory=True, iterator_valid__pin_memory=True).fit(X)
+        np.testing.assert_allclose(pinned.score_samples(X), reference, rtol=1e-5)
 
 
 def test_compile_is_forwarded_to_skorch(series, monkeypatch):
