@@ -42,7 +42,7 @@ from .batching import BatchLoader
 from .nets import ELBOLoss, VAENet, accelerated_net_class
 from .thresholds import PercentileThreshold
 from .utils._compat import HasMethods, Interval, fit_context
-from .utils._outofcore import is_dask_collection, is_out_of_core, score_out_of_core
+from .utils._outofcore import decision_from_scores, is_out_of_core, score_out_of_core
 from .utils._validation import n_rows, take_rows
 
 __all__ = ["BaseDeepDetector", "resolve_device", "NET_PARAM_PREFIXES", "NET_PARAM_NAMES",
@@ -759,9 +759,7 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             Negative for anomalies.
         """
         scores = self.score_samples(X)
-        if is_dask_collection(scores):
-            return _lazy_decision(scores, self.thresholder_)
-        return scores + self.thresholder_.thresholds(-scores)
+        return decision_from_scores(scores, self.thresholder_)
 
     def predict(self, X):
         """Label each sample: -1 for anomalies, +1 for normal samples.
@@ -777,23 +775,6 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
             ``-1`` where ``decision_function(X) < 0``.
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
-
-
-def _lazy_decision(scores, thresholder):
-    """``decision_function`` of lazily computed (dask) scores.
-
-    A fixed threshold applies block by block. A streaming thresholder (one
-    with ``update``) carries state from step to step, so the whole score
-    vector (one float per row) is computed first and thresholded in order.
-    """
-    import dask.array as da
-
-    def decide(s):
-        return s + thresholder.thresholds(-s)
-
-    if hasattr(thresholder, "update"):
-        return da.from_array(decide(scores.compute()), chunks=scores.chunks)
-    return scores.map_blocks(decide, dtype=np.float64)
 
 
 def _print_nothing(*args, **kwargs):

@@ -92,3 +92,35 @@ def test_blocks_see_their_context():
     np.testing.assert_array_equal(lazy.compute(), moving_sum(X))
     no_context = score_out_of_core(moving_sum, da.from_array(X, chunks=(7, 1)))
     assert not np.array_equal(no_context.compute(), moving_sum(X))
+
+
+@pytest.mark.parametrize("method", ["score_samples", "decision_function", "predict"])
+@pytest.mark.parametrize("threshold", [PercentileThreshold(q=0.9), SPOTThreshold(q=1e-2, level=0.9)])
+def test_pipeline_in_blocks_equals_in_memory(series, tmp_path, method, threshold):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skanomaly.utils import score_in_blocks
+
+    model = make_pipeline(
+        StandardScaler(), TimeSeriesVAEDetector(window_size=8, threshold=threshold, **TINY)
+    ).fit(series[:1200])
+    expected = getattr(model, method)(series)
+    lazy = score_in_blocks(model, da.from_array(series, chunks=(450, 4)), method=method)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), expected)
+    with config_context(working_memory=0.2):
+        eager = score_in_blocks(model, _memmap(tmp_path, series), method=method)
+    np.testing.assert_array_equal(eager, expected)
+
+
+def test_score_in_blocks_refuses_other_estimators(series):
+    from sklearn.ensemble import IsolationForest
+
+    from skanomaly.utils import score_in_blocks
+
+    with pytest.raises(TypeError, match="skanomaly detector"):
+        score_in_blocks(IsolationForest().fit(series), series)
+    det = TimeSeriesVAEDetector(window_size=8, **TINY).fit(series[:800])
+    with pytest.raises(ValueError, match="method must be one of"):
+        score_in_blocks(det, series, method="fit")

@@ -22,7 +22,10 @@ import mmap
 import numpy as np
 from sklearn import get_config
 
-__all__ = ["is_dask_collection", "is_out_of_core", "score_out_of_core", "block_rows"]
+__all__ = [
+    "is_dask_collection", "is_out_of_core", "score_out_of_core", "block_rows",
+    "decision_from_scores", "score_in_blocks",
+]
 
 
 def is_dask_collection(X):
@@ -161,3 +164,100 @@ def _wrapper(columns):
     import pandas as pd
 
     return lambda block: pd.DataFrame(block, columns=columns)
+
+
+def decision_from_scores(scores, thresholder):
+    """``decision_function`` values from normality scores (``score_samples``).
+
+    For dask scores a fixed threshold applies block by block; a streaming
+    thresholder (one with ``update``) carries state from step to step, so the
+    whole score vector (one float per row) is computed first and thresholded
+    in order.
+
+    Parameters
+    ----------
+    scores : ndarray or dask array of shape (n_samples,)
+        Normality scores, higher meaning more normal.
+    thresholder : fitted thresholder
+        The detector's ``thresholder_``.
+
+    Returns
+    -------
+    decision : ndarray or dask array of shape (n_samples,)
+        Negative for anomalies.
+    """
+
+    def decide(s):
+        return s + thresholder.thresholds(-s)
+
+    if not is_dask_collection(scores):
+        return decide(scores)
+    import dask.array as da
+
+    if hasattr(thresholder, "update"):
+        return da.from_array(decide(scores.compute()), chunks=scores.chunks)
+    return scores.map_blocks(decide, dtype=np.float64)
+
+
+_METHODS = ("score_samples", "decision_function", "predict")
+
+
+def score_in_blocks(estimator, X, method="score_samples"):
+    """Apply a fitted detector, or a Pipeline ending in one, block by block.
+
+    The detector's own methods already accept dask arrays and memmaps. A
+    :class:`~sklearn.pipeline.Pipeline` does not: its transformers (a
+    ``StandardScaler``, say) would read the whole input into memory. This
+    function runs the whole pipeline on each block of rows, with the context
+    rows the detector needs, so the result equals ``getattr(estimator,
+    method)(X)`` in memory. Transformers must work row by row (scalers,
+    column selectors), as they do in a time-series pipeline.
+
+    Parameters
+    ----------
+    estimator : fitted skanomaly detector or Pipeline whose last step is one
+        What to apply.
+    X : dask array, dask DataFrame, numpy.memmap or array-like
+        The input; rows are its first axis.
+    method : {"score_samples", "decision_function", "predict"}, default="score_samples"
+        The method to apply.
+
+    Returns
+    -------
+    result : dask array or ndarray of shape (n_samples,)
+        Lazy for dask input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skanomaly.detectors import TimeSeriesVAEDetector
+    >>> X = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32)
+    >>> model = make_pipeline(StandardScaler(), TimeSeriesVAEDetector(
+    ...     window_size=8, max_epochs=1, random_state=0, device="cpu")).fit(X)
+    >>> bool(np.array_equal(score_in_blocks(model, X), model.score_samples(X)))
+    True
+    """
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
+    detector = estimator[-1] if hasattr(estimator, "steps") else estimator
+    if not hasattr(detector, "_row_context"):
+        raise TypeError(
+            f"score_in_blocks needs a skanomaly detector (or a Pipeline ending in one); "
+            f"got {type(detector).__name__}."
+        )
+    if not is_out_of_core(X):
+        X = np.asarray(X) if not hasattr(X, "iloc") else X
+    options = dict(context=detector._row_context(), align=detector._row_align())
+    if hasattr(X, "iloc"):  # an in-memory DataFrame: keep its names on every block
+        options["columns"] = list(X.columns)
+        X = X.to_numpy()
+    streaming = hasattr(getattr(detector, "thresholder_", None), "update")
+    if method == "score_samples" or not streaming:
+        dtype = np.int64 if method == "predict" else np.float64
+        return score_out_of_core(getattr(estimator, method), X, dtype=dtype, **options)
+    decision = decision_from_scores(
+        score_out_of_core(estimator.score_samples, X, **options), detector.thresholder_
+    )
+    return decision if method == "decision_function" else np.where(decision < 0, -1, 1)
