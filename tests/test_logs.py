@@ -135,7 +135,8 @@ def test_default_masking_is_generic():
     ("123e4567-e89b-12d3-a456-426614174000", "UUID"), ("00:1a:2b:3c:4d:5e", "MAC"),
     ("10.0.0.1:8080", "IP"), ("fe80::1", "IP"), ("2024-01-02T03:04:05.123Z", "TIME"),
     ("12:30:45", "TIME"), ("db.example.com:5432", "HOST"), ("www.example.co.uk", "HOST"),
-    ("/var/log/app.log", "PATH"), ("C:\\Windows\\system32", "PATH"), ("1.5GB", "SIZE"),
+    ("/var/log/app.log", "PATH"), ("/data//run///out.bin", "PATH"), ("./run_tool", "PATH"),
+    ("C:\\Windows\\system32", "PATH"), ("1.5GB", "SIZE"),
     ("300ms", "DURATION"), ("0x7f3a", "HEX"), ("deadbeef42", "HEX"),
     ("job_1445_0020", "ID"), ("node-246", "ID"), ("-42.5", "NUM"),
 ])
