@@ -179,14 +179,15 @@ class AnoFusionDetector(BaseDeepDetector):
     >>> X = pd.DataFrame(np.c_[load, 5 + 2 * load, np.cos(np.arange(400) / 8)]
     ...                  + 0.05 * rng.randn(400, 3),
     ...                  columns=["metric__cart__cpu", "log__cart__info", "trace__cart__p95"])
-    >>> det = AnoFusionDetector(window_size=8, max_epochs=20, random_state=0).fit(X)
+    >>> det = AnoFusionDetector(window_size=8, lr=1e-2, max_epochs=20,  # a tiny series
+    ...                         random_state=0).fit(X)
     >>> det.modality_.tolist(), det.graph_.shape
     (['metric', 'log', 'trace'], (6, 3, 3))
     >>> X_new = X.copy()
-    >>> X_new.iloc[200, 1] += 3.0  # a burst of log lines the load does not explain
+    >>> X_new.iloc[200:210, 1] = 5.0  # log lines stop following the load, at their mean level
     >>> labels = det.predict(X_new)
-    >>> int(labels[200]), float((labels == -1).mean()) < 0.05
-    (-1, True)
+    >>> bool((labels[200:212] == -1).any()), float((labels == -1).mean()) < 0.05
+    (True, True)
     """
 
     _doc_fields = {
