@@ -37,6 +37,11 @@ SLICE = (5_000_000, 5_100_000)
 
 
 def _peak_rss_mb():
+    # VmHWM: this process's own peak (ru_maxrss would include the parent's,
+    # which Linux carries across fork and exec).
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
