@@ -11,9 +11,9 @@ def run_demo(output="skanomaly_demo.png", max_epochs=20, device="auto", random_s
              stream=None):
     """Fit a detector on the shipped SMD sample, print metrics, save a plot.
 
-    A ``Pipeline(StandardScaler(), TimeSeriesVAEDetector())`` is trained on the
-    sample's training part (normal operation of SMD machine-1-7), the
-    threshold is calibrated on the held-out tail of that training part, and
+    A :class:`~skanomaly.detectors.TimeSeriesVAEDetector` (it scales the
+    channels itself) is trained on the sample's training part (normal
+    operation of SMD machine-1-7), the threshold is calibrated on the held-out tail of that training part, and
     the test part (with labelled incidents) is scored.
 
     Parameters
@@ -38,9 +38,6 @@ def run_demo(output="skanomaly_demo.png", max_epochs=20, device="auto", random_s
     import matplotlib
 
     matplotlib.use("Agg")
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from .datasets import load_smd_sample
     from .detectors import TimeSeriesVAEDetector
     from .metrics import (
@@ -55,10 +52,7 @@ def run_demo(output="skanomaly_demo.png", max_epochs=20, device="auto", random_s
     data = load_smd_sample()
     print(f"skanomaly demo: SMD {data.machine} sample, train {data.X_train.shape}, "
           f"test {data.X_test.shape}, {int(data.y_test.sum())} anomalous test rows", file=out)
-    model = make_pipeline(
-        StandardScaler(),
-        TimeSeriesVAEDetector(max_epochs=max_epochs, device=device, random_state=random_state),
-    )
+    model = TimeSeriesVAEDetector(max_epochs=max_epochs, device=device, random_state=random_state)
     start = time.perf_counter()
     model.fit(data.X_train)
     fit_seconds = time.perf_counter() - start
