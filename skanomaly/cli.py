@@ -13,8 +13,9 @@ def run_demo(output="skanomaly_demo.png", max_epochs=20, device="auto", random_s
 
     A :class:`~skanomaly.detectors.TimeSeriesVAEDetector` (it scales the
     channels itself) is trained on the sample's training part (normal
-    operation of SMD machine-1-7), the threshold is calibrated on the held-out tail of that training part, and
-    the test part (with labelled incidents) is scored.
+    operation of SMD machine-1-7), the threshold is calibrated on the
+    held-out tail of that training part, and the test part (with labelled
+    incidents) is scored.
 
     Parameters
     ----------
