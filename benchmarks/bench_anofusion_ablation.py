@@ -5,7 +5,7 @@ on the channels of ``TelemetryChannels`` over ``make_microservice_telemetry``
 (fault-free training days, then faults); each service is scored against its
 own faults. Trained variants: the default, the official learning rate
 (``lr=1e-5``), the persistence skip, the official unscaled attention, no input
-dropout. Score variants reuse the default network: ``score`` x
+dropout. Score variants reuse the default network: ``score_rule`` x
 ``score_window`` and the official code's per-step rule (each step's errors
 normalised by their median and 25th percentile over channels). Printed per
 variant: ROC-AUC on the test days, and DSPOT at the paper's settings (q=1e-4,
@@ -44,9 +44,10 @@ TRAINED = {
     "no input dropout": {"dropout": 0.0},
 }
 RESCORED = {
-    "score=max_robust, score_window=1 (paper)": {"score": "max_robust", "score_window": 1},
-    "score=max_robust, score_window=5": {"score": "max_robust", "score_window": 5},
-    "score=sum_squared, score_window=1": {"score": "sum_squared", "score_window": 1},
+    "score_rule=max_robust, score_window=1 (paper)": {"score_rule": "max_robust",
+                                                      "score_window": 1},
+    "score_rule=max_robust, score_window=5": {"score_rule": "max_robust", "score_window": 5},
+    "score_rule=sum_squared, score_window=1": {"score_rule": "sum_squared", "score_window": 1},
 }
 
 

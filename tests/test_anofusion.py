@@ -193,12 +193,12 @@ def test_learns_a_fault_inside_the_normal_range(series):
     assert rank_channels(contributions, [(550, 600)])[0][0] == 1
 
 
-@pytest.mark.parametrize("score, combine, k", [("max_robust", np.max, 1),
+@pytest.mark.parametrize("rule, combine, k", [("max_robust", np.max, 1),
                                                ("sum_squared", np.sum, 1),
                                                ("sum_squared", np.sum, 3)])
-def test_channel_scores_make_the_score(series, score, combine, k):
+def test_channel_scores_make_the_score(series, rule, combine, k):
     X, _ = series
-    det = tiny(modalities="auto", score=score, score_window=k).fit(X.iloc[:300])
+    det = tiny(modalities="auto", score_rule=rule, score_window=k).fit(X.iloc[:300])
     contributions = det.channel_scores(X.iloc[:100])
     assert contributions.shape == (100, 3)
     np.testing.assert_allclose(combine(contributions, axis=1), -det.score_samples(X.iloc[:100]),
@@ -207,7 +207,7 @@ def test_channel_scores_make_the_score(series, score, combine, k):
     residuals = det.forecast_errors(X.iloc[:100])[4:]
     # score_window: the mean of the last k residuals (of those there are, at the start)
     mean = np.array([residuals[max(0, t - k + 1):t + 1].mean(axis=0) for t in range(96)])
-    terms = np.abs(mean) if score == "max_robust" else mean ** 2
+    terms = np.abs(mean) if rule == "max_robust" else mean ** 2
     np.testing.assert_allclose((terms - det.error_center_) / det.channel_scale_,
                                contributions[4:], rtol=1e-6, atol=1e-9)
 
@@ -222,7 +222,7 @@ def test_normalisation_and_threshold_come_from_held_out_steps_only(series):
         det = tiny(threshold=PercentileThreshold(q=0.9), score_window=k).fit(X)
         tail_scores = -det.score_samples(X)[-n_held:]
         assert det.offset_ == pytest.approx(-np.quantile(tail_scores, 0.9))
-    det = tiny(score="max_robust", score_window=1).fit(X)
+    det = tiny(score_rule="max_robust", score_window=1).fit(X)
     tail = np.abs(det.forecast_errors(X)[-n_held:])
     q25, q50, q75 = np.percentile(tail, [25, 50, 75], axis=0)
     np.testing.assert_allclose(det.error_center_, q50, rtol=1e-6)
@@ -370,7 +370,7 @@ def no_training(monkeypatch):
     (np.zeros((20, 3)), {"modalities": {"metric": [0, 1, 7]}}, "X has 3 columns"),
     (np.zeros((20, 3)), {"modalities": pd.Series(["metric"] * 3, index=list("abc"))},
      "no column names to match"),
-    (np.zeros((20, 3)), {"score": "mean"}, "score"),
+    (np.zeros((20, 3)), {"score_rule": "mean"}, "score_rule"),
     (np.zeros((20, 3)), {"hidden_dimm": 5}, "Unknown parameter"),
     (pd.DataFrame({"a": np.zeros(20), "host": ["x"] * 20}), {}, r"non-numeric column"),
 ])

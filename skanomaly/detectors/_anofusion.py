@@ -57,7 +57,7 @@ class AnoFusionDetector(BaseDeepDetector):
     and normalised on the held-out end of the training data: by default their
     squares, each divided by its median, summed over channels; the paper's
     rule, the largest robustly normalised absolute residual ``max_j (|e_j| -
-    median_j) / IQR_j``, is ``score="max_robust", score_window=1``.
+    median_j) / IQR_j``, is ``score_rule="max_robust", score_window=1``.
 
     The paper thresholds the scores with DSPOT (q=1e-4, depth 500, level
     0.98): pass ``threshold=DSPOTThreshold(q=1e-4, depth=500, level=0.98)``
@@ -108,7 +108,7 @@ class AnoFusionDetector(BaseDeepDetector):
         Quantile bins per channel for the mutual information.
     nmi_threshold : float, default=0.0
         Relations weaker than this NMI are dropped from ``graph_``.
-    score : {"sum_squared", "max_robust"}, default="sum_squared"
+    score_rule : {"sum_squared", "max_robust"}, default="sum_squared"
         How per-channel residuals make a step's anomaly score:
         ``"sum_squared"`` the sum of ``e_j**2 / median_j(e_j**2)``;
         ``"max_robust"`` (the paper) the largest ``(|e_j| - median_j) /
@@ -122,9 +122,10 @@ class AnoFusionDetector(BaseDeepDetector):
         which thins the tail of normal scores (not in the paper, which scores
         single steps: ``score_window=1``).
     normalize_channels : bool, default=True
-        Normalise each channel's error on the calibration part as ``score``
-        says (``error_center_``, ``channel_scale_``; scales floored at 1 % of
-        their mean). ``False`` uses raw ``|e_j|`` or ``e_j**2``.
+        Normalise each channel's error on the calibration part as
+        ``score_rule`` says (``error_center_``, ``channel_scale_``; scales
+        floored at 1 % of their mean). ``False`` uses raw ``|e_j|`` or
+        ``e_j**2``.
     {shared_parameters}
 
     Attributes
@@ -144,7 +145,7 @@ class AnoFusionDetector(BaseDeepDetector):
         with ``standardize=False``; a constant channel gets scale 1).
     error_center_ : ndarray of shape (`n_features_in_`,)
         Calibration median of each channel's absolute error
-        (``score="max_robust"``; zeros otherwise).
+        (``score_rule="max_robust"``; zeros otherwise).
     channel_scale_ : ndarray of shape (`n_features_in_`,)
         Calibration interquartile range of each channel's absolute error
         (``"max_robust"``) or median squared error (``"sum_squared"``).
@@ -216,7 +217,7 @@ class AnoFusionDetector(BaseDeepDetector):
         "standardize": ["boolean"],
         "nmi_bins": [Interval(Integral, 2, None, closed="left")],
         "nmi_threshold": [Interval(Real, 0, 1, closed="both")],
-        "score": [StrOptions({"sum_squared", "max_robust"})],
+        "score_rule": [StrOptions({"sum_squared", "max_robust"})],
         "score_window": [Interval(Integral, 1, None, closed="left")],
         "normalize_channels": ["boolean"],
     }
@@ -225,7 +226,7 @@ class AnoFusionDetector(BaseDeepDetector):
         self, *, modalities="auto", window_size=20, hidden_dim=None, n_heads=6,
         gtn_channels=6, gtn_layers=5, dropout=0.2, scaled_attention=True,
         persistence_skip=False, standardize=True, nmi_bins=10, nmi_threshold=0.0,
-        score="sum_squared", score_window=5, normalize_channels=True,
+        score_rule="sum_squared", score_window=5, normalize_channels=True,
         optimizer=torch.optim.Adam, lr=1e-3, max_epochs=100, batch_size=64,
         validation_fraction=0.1, early_stopping=True, patience=5, threshold=None,
         callbacks=None, device="auto", random_state=None, verbose=0, **kwargs,
@@ -434,7 +435,7 @@ class AnoFusionDetector(BaseDeepDetector):
             sums = np.cumsum(residuals, axis=0)
             sums[k:] -= sums[:-k].copy()
             residuals = sums / np.minimum(np.arange(1, len(sums) + 1), k)[:, None]
-        return np.abs(residuals) if self.score == "max_robust" else residuals ** 2
+        return np.abs(residuals) if self.score_rule == "max_robust" else residuals ** 2
 
     def _calibrate(self, part):
         # One forecasting pass serves the channel normalisation and the scores.
@@ -442,7 +443,7 @@ class AnoFusionDetector(BaseDeepDetector):
         own = self._scored_rows(part, terms)
         n = terms.shape[1]
         self.error_center_, self.channel_scale_ = np.zeros(n), np.ones(n)
-        if self.normalize_channels and self.score == "max_robust":
+        if self.normalize_channels and self.score_rule == "max_robust":
             q25, self.error_center_, q75 = np.percentile(own, [25, 50, 75], axis=0)
             self.channel_scale_ = self._fit_channel_scale((q75 - q25)[None])
         elif self.normalize_channels:
@@ -455,7 +456,7 @@ class AnoFusionDetector(BaseDeepDetector):
     def _channel_scores(self, X):
         """Per-channel terms: ``(|e_j| - median_j) / IQR_j`` or ``e_j**2 / median_j``.
 
-        The anomaly score is their maximum (``score="max_robust"``) or their
+        The anomaly score is their maximum (``score_rule="max_robust"``) or their
         sum (``"sum_squared"``).
         """
         return self._pad(self._normalised(self._terms(self._step_residuals(X))))
@@ -474,5 +475,6 @@ class AnoFusionDetector(BaseDeepDetector):
     def _scores(self, part, terms):
         """Anomaly scores of ``part`` from its per-channel terms."""
         normalised = self._normalised(terms)
-        scores = normalised.max(axis=1) if self.score == "max_robust" else normalised.sum(axis=1)
+        combine = np.max if self.score_rule == "max_robust" else np.sum
+        scores = combine(normalised, axis=1)
         return self._scored_rows(part, scores) if isinstance(part, _Segment) else self._pad(scores)
