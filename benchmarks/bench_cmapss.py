@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_cmapss.py [--window 30] [--threads 1] [--param key=value ...]
+    python benchmarks/bench_cmapss.py [--window 30] [--smooth 1] [--threads 1]
+        [--param key=value ...]
 
 Protocol (no labels are used to fit anything):
 
@@ -19,6 +20,8 @@ Protocol (no labels are used to fit anything):
   deviation (channels constant in training left out); PyOD ``IForest`` (defaults,
   ``random_state=0``) fitted on the training windows' mean vectors and scoring the last
   window's mean vector.
+* ``--smooth K``: every method's input is first replaced by its trailing rolling mean
+  over ``K`` cycles within each engine (the per-cycle sensor noise averaged out).
 * **Metric.** Spearman correlation of each engine's score with its true RUL
   (``RUL_FD001.txt``): a good degradation score is strongly negative. Also ROC-AUC for
   "RUL <= 30 at the cut-off" (the loader's label of the last row). A chance band: the
@@ -84,14 +87,26 @@ def main(argv=None):
     parser.add_argument("--window", type=int, default=30)
     parser.add_argument("--healthy-cycles", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--smooth", type=int, default=1,
+                        help="trailing rolling mean over this many cycles per engine, applied "
+                             "to every method's input (1: none)")
     parser.add_argument("--param", type=parse_param, action="append", default=[],
                         help="detector parameter key=value (experiments)")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON path (default results/bench_cmapss.json; with --smooth K: "
+                             "bench_cmapss_smooth<K>.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.out is None:
+        suffix = "" if args.smooth == 1 else f"_smooth{args.smooth}"
+        args.out = OUT.with_name(f"bench_cmapss{suffix}.json")
 
     data = load_cmapss("FD001", data_home=DATA)
     features = list(data.feature_names)
+    if args.smooth > 1:
+        for frame in (data.train, data.test):
+            frame[features] = frame.groupby("unit")[features].transform(
+                lambda c: c.rolling(args.smooth, min_periods=1).mean())
     X_train, _ = engine_windows(data.train, features, args.window,
                                 max_cycle=args.healthy_cycles)
     X_last, units = engine_windows(data.test, features, args.window, last_only=True)
@@ -142,7 +157,7 @@ def main(argv=None):
           f"{'PASS' if ours >= ref else 'FAIL'}")
     result = {
         "command": " ".join([Path(sys.executable).name] + sys.argv),
-        "window": args.window, "healthy_cycles": args.healthy_cycles,
+        "window": args.window, "healthy_cycles": args.healthy_cycles, "smooth": args.smooth,
         "detector_params": {k: str(v) for k, v in params.items()},
         "fit_s": fit_s, "epochs": len(det.net_.history), "fit_warnings": fit_warnings,
         "n_train_windows": int(X_train.shape[0]), "n_test_engines": int(len(units)),

@@ -349,7 +349,7 @@ def part_select(args):
     cache.mkdir(parents=True, exist_ok=True)
     print(f"\nLeave-one-entity-out over {entities}; cache {cache}", flush=True)
     if not args.no_train:
-        for window, scaling in sel.TRAIN_GRID:
+        for window, scaling in sel.TRAIN_GRID + (sel.EXTRA_GRID if args.grid_extra else []):
             for name in entities:
                 sel.train_cached(name, window, scaling, lambda n: loaded[n], cache)
     results_path = cache / "variant_metrics.json"
@@ -381,7 +381,7 @@ def part_select(args):
             out[f"previous_{scaling}"] = results[key]
             print(f"previous defaults ({scaling}): mean ROC-AUC "
                   f"{np.mean([results[key][e]['roc_auc'] for e in entities]):.3f}")
-    out["train_grid"] = sel.TRAIN_GRID
+    out["train_grid"] = sel.TRAIN_GRID + (sel.EXTRA_GRID if args.grid_extra else [])
     out["budget_steps"] = sel.BUDGET_STEPS
     return out
 
@@ -587,6 +587,8 @@ def main(argv=None):
                         help="folder of part select's cached per-channel errors")
     parser.add_argument("--no-train", action="store_true",
                         help="part select: use the cache only, train nothing")
+    parser.add_argument("--grid-extra", action="store_true",
+                        help="part select: also train window 32 and unscaled input")
     parser.add_argument("--throughput-epochs", type=int, default=None,
                         help="epochs per throughput run (default 3, --quick 1)")
     parser.add_argument("--repeats", type=int, default=None,

@@ -105,3 +105,20 @@ def test_budget_drives_fit(monkeypatch):
     det = fit_quietly(TimeSeriesVAEDetector(**{**FAST, "max_epochs": None,
                                                "early_stopping": False}), X)
     assert len(det.net_.history) == 6
+
+
+def test_input_clip_bounds_a_rare_channel():
+    X = series()
+    X_new = series(seed=1)
+    X_new.loc[300:340, "rare"] = 1.0  # the rare value, 17 training deviations away, held
+    scores = {}
+    for clip in (10.0, None):
+        det = fit_quietly(TimeSeriesVAEDetector(input_clip=clip, **FAST), X)
+        share = det.channel_scores(X_new)[300:340]
+        scores[clip] = share[:, 3].sum() / share.sum()
+    assert scores[10.0] < scores[None]
+
+
+def test_default_threshold_is_the_chosen_quantile():
+    thresholder = TimeSeriesVAEDetector()._checked_thresholder()
+    assert type(thresholder).__name__ == "PercentileThreshold" and thresholder.q == 0.995

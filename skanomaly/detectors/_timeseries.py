@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..base import BaseDeepDetector
 from ..batching import ReadyWindowDataset, SlidingWindowDataset
 from ..modules.timeseries import TimeSeriesVAE
+from ..thresholds import PercentileThreshold
 from ..preprocessing.windows import window_scores_to_steps, window_starts
 from ..utils._compat import Interval, StrOptions
 from ..utils._validation import as_float32_tensor, check_numeric_columns
@@ -23,6 +24,10 @@ _NEAR_CONSTANT_SHARE = 0.99
 # The calibration part should hold at least this many windows' worth of steps
 # (2-D input) or windows (3-D input) for a threshold that means something.
 _MIN_CALIBRATION_WINDOWS = 10
+
+# threshold=None: the quantile of the calibration scores chosen leave-one-entity-out
+# on SMD and ASD (benchmarks/bench_timeseries.py, part select).
+_DEFAULT_QUANTILE = 0.995
 
 
 def _channel_rows(X):
@@ -106,9 +111,10 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         Divide each channel's squared error by its median on the held-out
         calibration part (``channel_scale_``), so channels count on
         comparable scales whatever their variance or how well they are
-        reconstructed. Scales are floored at 1 % of their mean so a channel
-        that was constant in training cannot dominate. ``False`` sums raw
-        squared errors.
+        reconstructed. Scales are floored at 1 % of their mean, so a channel
+        reconstructed perfectly on the calibration part (e.g. one constant
+        in training) gets a large but finite weight; ``input_clip`` bounds
+        what it can feed the network. ``False`` sums raw squared errors.
     beta : float, default=1.0
         Weight of the KL term; reconstruction and KL are both summed per
         window, so ``beta`` means the same for any window shape.
@@ -135,7 +141,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
 
     See Also
     --------
-    skanomaly.thresholds.PercentileThreshold : The default thresholder.
+    skanomaly.thresholds.PercentileThreshold : The default thresholder (``q=0.995``).
 
     Examples
     --------
@@ -155,6 +161,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
     """
 
     _doc_fields = {
+        "threshold_default": "PercentileThreshold(q=0.995)",
         "samples": "windows",
         "max_epochs": "None",
         "max_epochs_type": "int or None",
@@ -213,34 +220,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
         **kwargs,
     ):
-        self.window_size = window_size
-        self.stride = stride
-        self.encoder = encoder
-        self.latent_dim = latent_dim
-        self.hidden_channels = hidden_channels
-        self.kernel_size = kernel_size
-        self.d_model = d_model
-        self.n_heads = n_heads
-        self.n_layers = n_layers
-        self.dropout = dropout
-        self.scaling = scaling
-        self.input_clip = input_clip
-        self.aggregation = aggregation
-        self.normalize_channels = normalize_channels
-        self.beta = beta
-        self.optimizer = optimizer
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.threshold = threshold
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self._store_net_params(kwargs)
+        self._store_params(locals())  # every argument, unchanged
 
     # --------------------------------------------------------- validation
     def _check_input(self, X, reset):
@@ -306,6 +286,11 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         if X.ndim == 2:
             return self.window_size, "time steps"
         return 1, "windows"
+
+    def _checked_thresholder(self):
+        if self.threshold is None:
+            return PercentileThreshold(q=_DEFAULT_QUANTILE)
+        return super()._checked_thresholder()
 
     def _held_out_size(self, n, what, unit=1):
         # Grow a short calibration part up to _MIN_CALIBRATION_WINDOWS windows,
