@@ -310,8 +310,6 @@ class AnoFusionDetector(BaseDeepDetector):
         return owner
 
     def _validate_fit_input(self, X):
-        if self.hidden_dim is not None and self.hidden_dim < 1:
-            raise ValueError(f"hidden_dim must be >= 1; got {self.hidden_dim}.")
         return self._check_input(X, reset=True)
 
     def _validate_score_input(self, X):
