@@ -81,18 +81,22 @@ def _documented_elsewhere():
 autosummary_context = {"documented_elsewhere": _documented_elsewhere()}
 
 # -- Gallery -----------------------------------------------------------------
+from sphinx_gallery import __version__ as _gallery_full_version  # noqa: E402
+
+_gallery_version = tuple(int(part) for part in re.findall(r"\d+", _gallery_full_version)[:2])
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "doc_module": ("skanomaly",),
-    "reference_url": {"skanomaly": None},
     "backreferences_dir": "gen_modules/backreferences",
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
 }
+if _gallery_version < (0, 22):  # later versions link code to the local API by themselves
+    sphinx_gallery_conf["reference_url"] = {"skanomaly": None}
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 # -- intersphinx: deliberately unused (builds must work offline). ------------
