@@ -78,6 +78,7 @@ for ax, (name, values) in zip(axes, (("detector score", score), ("distance from 
     ax.set_xlabel("true remaining useful life (cycles)")
     ax.set_ylabel(f"{name} (log scale)")
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(plt.LogLocator(subs=(1, 2, 5)))
     ax.yaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_title(f"{name}: Spearman {spearmanr(values, rul).statistic:.2f}")

@@ -5,22 +5,23 @@ From log lines to per-minute log counts
 
 Mine Drain templates from log lines, count each template per minute on a given time
 index, add per-service trace statistics, and put everything on one channel table with
-its modalities, ready for a multimodal detector.
+its modalities, ready for a multimodal detector; plot the log lines per minute by template.
 
 Runs on a small synthetic service log so it needs no data download.
 """
 
 # %%
 # Synthetic logs and spans over ten minutes
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from skanomaly.preprocessing import (
-                                     DrainTemplates,
-                                     TraceWindowStats,
-                                     align_channels,
-                                     count_per_bin,
-                                     relation_graph,
+    DrainTemplates,
+    TraceWindowStats,
+    align_channels,
+    count_per_bin,
+    relation_graph,
 )
 
 rng = np.random.default_rng(0)
@@ -61,3 +62,20 @@ X, modality = align_channels(cpu, counts, traces, index=index)
 print(X.shape, modality.value_counts().to_dict())
 graph = relation_graph(X, modality, n_bins=3)
 print(graph["metric-log"].round(2))
+
+# %%
+# The log channels per minute, one bar segment per template
+names = dict(zip(drain.templates_["template_id"], drain.templates_["template"]))
+fig, ax = plt.subplots(figsize=(10, 3.5))
+bottom = np.zeros(len(counts))
+for column in counts.columns:
+    template_id = int(column.removeprefix("log_"))
+    ax.bar(counts.index.strftime("%H:%M"), counts[column], bottom=bottom,
+           label=names.get(template_id, "unseen template"))
+    bottom += counts[column].to_numpy()
+ax.set_xlabel("minute")
+ax.set_ylabel("log lines")
+ax.set_title("Log lines per minute by Drain template")
+ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), title="template")
+fig.tight_layout()
+plt.show()
