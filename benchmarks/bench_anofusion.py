@@ -2,8 +2,8 @@
 
 Run from the repository root (1 torch thread, CPU)::
 
-    python benchmarks/bench_anofusion.py                 # everything (about an hour)
-    python benchmarks/bench_anofusion.py --quick         # a few minutes: smoke run
+    python benchmarks/bench_anofusion.py                 # everything (hours on 1 shared core)
+    python benchmarks/bench_anofusion.py --quick         # about 2 minutes: smoke run
     python benchmarks/bench_anofusion.py --parts changerca nezha --seeds 3
 
 Prints tables and writes ``benchmarks/results/bench_anofusion.json`` and ``.txt``
@@ -37,8 +37,9 @@ Parts
 -----
 1. ``simulator``: ``make_microservice_telemetry`` (seeds 0..N-1), raw tables
    through ``TelemetryChannels``, one model per service, labels per service;
-   all faults and the cross-modal faults reported apart. Choices made on a
-   separate validation seed (100), never on the test seeds.
+   all faults and the cross-modal faults reported apart. AnoFusion settings
+   given with ``--grid`` are ranked on a separate validation seed (100),
+   never on the test seeds; without it the detector's defaults run.
 2. ``changerca``: the 33 real ChangeRCA OnlineBoutique cases
    (``load_changerca``), about 40 minutes at 1 minute each, ~17 normal
    minutes before the first rollout. Leave one day out: models train on the
