@@ -62,10 +62,13 @@ score = -detector.score_samples(X_last)
 # %%
 # The baseline: distance of the last window's mean from the training mean, in
 # training standard deviations (channels constant in training left out).
-rows = X_train.transpose(0, 2, 1).reshape(-1, len(features))
+# In float64: a constant channel's float32 standard deviation can come out as rounding
+# noise instead of 0, and dividing by it would swamp the distance.
+rows = X_train.transpose(0, 2, 1).reshape(-1, len(features)).astype(np.float64)
 mean, std = rows.mean(0), rows.std(0)
 moving = std > 0
-distance = np.linalg.norm((X_last.mean(axis=2)[:, moving] - mean[moving]) / std[moving], axis=1)
+last_means = X_last.astype(np.float64).mean(axis=2)
+distance = np.linalg.norm((last_means[:, moving] - mean[moving]) / std[moving], axis=1)
 
 for name, values in (("detector", score), ("distance from mean", distance)):
     print(f"Spearman vs RUL, {name}: {spearmanr(values, rul).statistic:.3f}")
