@@ -129,10 +129,11 @@ def main(argv=None):
     scores = {"detector": -det.score_samples(X_last)}
 
     # Baselines on the same rows.
-    train_rows = X_train.transpose(0, 2, 1).reshape(-1, X_train.shape[1])
+    # float64: a constant channel's float32 std can be rounding noise rather than 0.
+    train_rows = X_train.transpose(0, 2, 1).reshape(-1, X_train.shape[1]).astype(np.float64)
     mean, std = train_rows.mean(0), train_rows.std(0)
-    moving = std > 0
-    last_means = X_last.mean(axis=2)
+    moving = np.ptp(train_rows, axis=0) > 0
+    last_means = X_last.mean(axis=2, dtype=np.float64)
     scores["engine age"] = age
     scores["distance from training mean"] = np.linalg.norm(
         (last_means[:, moving] - mean[moving]) / std[moving], axis=1)
