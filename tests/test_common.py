@@ -21,6 +21,7 @@ from sklearn.utils import estimator_checks as ec
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skanomaly.preprocessing import TelemetryFrames
 from skanomaly.preprocessing._embedding import default_model_path
 from skanomaly.utils._discovery import public_modules
 
@@ -73,10 +74,7 @@ API_CHECKS = [
     ec.check_set_params,
 ]
 
-NO_GRID_SEARCH = {
-    "TelemetryChannels": "its input is a dict of raw tables with different row counts, "
-                         "which a cross-validation split cannot cut row-wise",
-}
+NO_GRID_SEARCH = {}
 
 
 def _public_estimators():
@@ -152,7 +150,8 @@ DATA = {
     "SemanticTemplateClusters": lambda est: _LOG_LINES,
     "LogHeaderParser": lambda est: _LOG_LINES,
     "TraceWindowStats": lambda est: _spans(),
-    "TelemetryChannels": lambda est: _telemetry(),
+    # TelemetryFrames makes the raw tables sliceable by time bin, as CV needs.
+    "TelemetryChannels": lambda est: TelemetryFrames(_telemetry()),
 }
 
 
