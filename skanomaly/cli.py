@@ -69,7 +69,7 @@ def run_demo(output="skanomaly_demo.png", max_epochs=20, device="auto", random_s
         "fit_seconds": fit_seconds,
         "score_seconds": score_seconds,
     }
-    detector = model[-1]
+    detector = model
     print(f"trained {len(detector.net_.history)} epochs on {detector.net_.device} "
           f"in {fit_seconds:.1f} s; scored in {score_seconds:.2f} s", file=out)
     print(f"threshold ({detector.thresholder_!r}): {-detector.offset_:.4g}; "
