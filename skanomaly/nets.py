@@ -399,7 +399,10 @@ class AcceleratedVAENet(AccelerateMixin, VAENet):
 
 
 class AcceleratedForecastNet(AccelerateMixin, ForecastNet):
-    """:class:`ForecastNet` trained through Hugging Face accelerate; see :class:`AcceleratedVAENet`."""
+    """:class:`ForecastNet` trained through Hugging Face accelerate.
+
+    See :class:`AcceleratedVAENet`.
+    """
 
 
 def accelerated_net_class(net_class):

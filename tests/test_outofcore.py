@@ -12,6 +12,8 @@ from skanomaly.utils._outofcore import score_out_of_core
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
 
+# A fixed threshold (applied block by block) and a streaming one (applied in order).
+THRESHOLDS = [PercentileThreshold(q=0.9), SPOTThreshold(q=1e-2, level=0.9)]
 TINY = dict(max_epochs=1, hidden_channels=(4,), latent_dim=2, random_state=0, device="cpu")
 
 
@@ -53,7 +55,7 @@ def test_dask_dataframe_keeps_column_names(series):
         det.score_samples(renamed).compute()
 
 
-@pytest.mark.parametrize("threshold", [PercentileThreshold(q=0.9), SPOTThreshold(q=1e-2, level=0.9)])
+@pytest.mark.parametrize("threshold", THRESHOLDS)
 def test_lazy_predict_equals_in_memory(series, threshold):
     det = TimeSeriesVAEDetector(window_size=8, threshold=threshold, **TINY).fit(series[:1200])
     lazy = det.predict(da.from_array(series, chunks=(500, 4)))
@@ -95,7 +97,7 @@ def test_blocks_see_their_context():
 
 
 @pytest.mark.parametrize("method", ["score_samples", "decision_function", "predict"])
-@pytest.mark.parametrize("threshold", [PercentileThreshold(q=0.9), SPOTThreshold(q=1e-2, level=0.9)])
+@pytest.mark.parametrize("threshold", THRESHOLDS)
 def test_pipeline_in_blocks_equals_in_memory(series, tmp_path, method, threshold):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
