@@ -80,7 +80,8 @@ def exactness(n=2000, w=50):
 def main():
     rows = timing()
     errors = exactness()
-    print(f"{'steps':>9} {'window':>6} {'stride':>6} {'method':>14} {'median ms':>10} {'min ms':>8}")
+    print(f"{'steps':>9} {'window':>6} {'stride':>6} {'method':>14} {'median ms':>10} "
+          f"{'min ms':>8}")
     for r in rows:
         print(f"{r['n_timesteps']:>9} {r['window']:>6} {r['stride']:>6} {r['method']:>14} "
               f"{r['median_ms']:>10.1f} {r['min_ms']:>8.1f}")

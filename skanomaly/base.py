@@ -233,7 +233,8 @@ def check_calibration_scores(scores, data):
     """Refuse calibration scores that overflowed, naming the input rather than the scores."""
     bad = ~np.isfinite(np.asarray(scores, dtype=np.float64))
     if bad.any():
-        values = np.abs(np.asarray(data, dtype=np.float64)) if isinstance(data, np.ndarray) else None
+        is_array = isinstance(data, np.ndarray)
+        values = np.abs(np.asarray(data, dtype=np.float64)) if is_array else None
         largest = f" (largest |value| {values.max():.3g})" if values is not None else ""
         raise ValueError(
             f"The anomaly scores of {int(bad.sum())} calibration sample(s) overflowed (rows "

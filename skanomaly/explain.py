@@ -3,9 +3,10 @@
 Every detector's anomaly score aggregates per-channel terms (normalised
 reconstruction or forecast errors, a modality's share; a sum, or AnoFusion's
 maximum), which its ``channel_scores`` method returns, so each channel's term
-says how much it drives the alarm. These helpers turn those terms into per-segment channel rankings and
-score rankings against labelled root causes with HitRate@P% (Su et al., KDD
-2019, OmniAnomaly), the measure used with SMD's interpretation labels.
+says how much it drives the alarm. These helpers turn those terms into
+per-segment channel rankings and score rankings against labelled root causes
+with HitRate@P% (Su et al., KDD 2019, OmniAnomaly), the measure used with
+SMD's interpretation labels.
 """
 
 import numpy as np

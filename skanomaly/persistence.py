@@ -80,7 +80,6 @@ def _trusted():
     global _TRUSTED
     if _TRUSTED is None:
         from sklearn.base import BaseEstimator
-
         from skorch.dataset import Dataset as SkorchDataset
 
         from .nets import ELBOLoss, ForecastLoss, ForecastNet, SSIMELBOLoss, VAENet

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import NotFittedError, UndefinedMetricWarning
 from sklearn.model_selection import GridSearchCV
-from sklearn.ensemble import IsolationForest
 
 from skanomaly import metrics as M
 from skanomaly import thresholds as T
@@ -696,7 +696,8 @@ def test_overflowing_input_is_scored_most_anomalous_with_a_warning(ctx):
     det = ctx.fitted("vi")  # its float32 squared error overflows on a pixel of 1e20
     X = ctx.images.copy()
     X[5, 3, 3] = 1e20
-    with pytest.warns(ScoreOverflowWarning, match=r"(?s)overflowed.*\[5\].*1e\+20.*Scale the input"):
+    match = r"(?s)overflowed.*\[5\].*1e\+20.*Scale the input"
+    with pytest.warns(ScoreOverflowWarning, match=match):
         scores = det.score_samples(X)
     assert np.isfinite(scores).all() and scores[5] == -OVERFLOW_SCORE
     others = np.arange(len(X)) != 5

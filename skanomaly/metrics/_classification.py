@@ -4,6 +4,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     average_precision_score,
     precision_recall_curve,
@@ -12,8 +13,6 @@ from sklearn.metrics import (
 )
 
 from ..utils._compat import Interval, StrOptions, validate_params
-from sklearn.exceptions import UndefinedMetricWarning
-
 from ._adjust import _METHODS, _adjust_mask, _adjust_score_values, check_scores_pair
 from ._labels import check_pair, count_in, segments
 
