@@ -7,12 +7,22 @@ variant (input clip at scoring, aggregation, floor of the channel error scales, 
 each channel's contribution) and every thresholder is then computed from the cache,
 so leave-one-entity-out is a selection over cached results:
 
-* for each entity, the scoring variant with the best mean ROC-AUC over the **other
-  seven** is chosen, then the thresholder whose alarm rate at ``predict`` is within 2x
-  of the true anomaly rate on most of those seven (ties: best mean F1 at ``predict``); the entity's figures at that choice are its held-out
+* for each entity, the scoring variant with the best mean rank of ROC-AUC over the
+  **other seven** is chosen among ``SELECT_FLOORS`` x ``SELECT_BOUNDS`` (with every
+  training configuration, clip and aggregation), then the ``calibration_cap`` (the
+  detector's default ``PercentileThreshold(q=0.995)`` fitted on calibration scores
+  capped at that many times their median) whose alarm rate at ``predict`` is within 2x
+  of the true anomaly rate on most of those seven (ties: best F1 at ``predict`` over
+  best F1, means over the seven); the entity's figures at that choice are its held-out
   figures;
-* the in-sample figures are those of the variant (and thresholder) best on all eight,
-  which are the defaults.
+* the in-sample figures are those of the variant and cap best on all eight, which are
+  the defaults.
+
+Reference lines (not the defaults' choice): the same selection over every cached floor
+and bound of the channel error scales (they let a fold pick a variant that drops, on
+the held-out entity, the evidence it needs: held-out 0.886 in the issue-11 run), over a
+wider family of thresholders (quantiles and SPOT x caps), and centred moving means of
+the step scores (``SMOOTHING``) at the chosen variant and cap.
 
 Training mirrors the detector: ``scaling="standard"`` is applied here outside the
 detector with the same statistics (training mean and standard deviation per channel,
@@ -31,17 +41,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from skanomaly.detectors import TimeSeriesVAEDetector
 from skanomaly.metrics import best_f1_score, event_precision_recall_f1
 from skanomaly.preprocessing.windows import window_scores_to_steps, window_starts
-from skanomaly.thresholds import (
-    DSPOTThreshold,
-    MADThreshold,
-    PercentileThreshold,
-    SPOTThreshold,
-)
+from skanomaly.thresholds import MADThreshold, PercentileThreshold, SPOTThreshold
 
 #: (window_size, input scaling) pairs trained once per entity. (32, "standard") and
 #: (64, "none") are candidates too; on the shared 2-core machine only these two fitted
@@ -53,21 +59,24 @@ CLIPS = {"standard": ("5", "10", "none"), "pipeline": ("none",), "none": ("none"
 AGGREGATIONS = ("window", "step")
 FLOORS = ("mean0.01", "median0.1", "median0.3", "median1")
 BOUNDS = ("none", "log1p", "cap10")
-THRESHOLDERS = {
-    "percentile 0.98": lambda: PercentileThreshold(q=0.98),
+#: The floor and bound the detector implements (scales floored at 1 % of their mean,
+#: contributions unbounded): the grid the defaults are chosen in.
+SELECT_FLOORS = ("mean0.01",)
+SELECT_BOUNDS = ("none",)
+#: calibration_cap candidates (None: no cap) for the default PercentileThreshold(q=0.995).
+DEFAULT_QUANTILE = 0.995
+CAPS = (None, 5, 8, 10, 12, 15, 20, 30)
+#: Wider thresholder family (reference line), each with every cap.
+TAILS = {
     "percentile 0.99": lambda: PercentileThreshold(q=0.99),
-    "percentile 0.995": lambda: PercentileThreshold(q=0.995),
+    "percentile 0.995": lambda: PercentileThreshold(q=DEFAULT_QUANTILE),
     "percentile 0.999": lambda: PercentileThreshold(q=0.999),
     "SPOT 1e-2": lambda: SPOTThreshold(q=1e-2),
     "SPOT 1e-3": lambda: SPOTThreshold(q=1e-3),
-    "SPOT 1e-4": lambda: SPOTThreshold(q=1e-4),
-    "DSPOT 1e-2": lambda: DSPOTThreshold(q=1e-2, depth=200),
-    "DSPOT 1e-3": lambda: DSPOTThreshold(q=1e-3, depth=200),
-    "MAD z=3.5": lambda: MADThreshold(z=3.5),
-    "MAD z=5": lambda: MADThreshold(z=5.0),
     "MAD z=8": lambda: MADThreshold(z=8.0),
-    "MAD z=12": lambda: MADThreshold(z=12.0),
 }
+#: Centred moving means of the step scores measured as a reference (1: none).
+SMOOTHING = (1, 16, 64, 128)
 BUDGET_STEPS = 1200
 TRAIN_CLIP = 10.0
 
@@ -161,10 +170,10 @@ def variant_scores(arrays, part, variant):
     return window_scores_to_steps(window_scores, window_starts(n, window, 1), window, n)
 
 
-def variants():
+def variants(floors=FLOORS, bounds=BOUNDS):
     for window, scaling in TRAIN_GRID + EXTRA_GRID:  # evaluate() skips uncached ones
         for clip, agg, floor, how in itertools.product(
-                CLIPS[scaling], AGGREGATIONS, FLOORS, BOUNDS):
+                CLIPS[scaling], AGGREGATIONS, floors, bounds):
             yield f"w{window}|{scaling}|{clip}|{agg}|{floor}|{how}"
 
 
@@ -181,87 +190,119 @@ def evaluate(entities, labels, cache, results):
             if name in results.get(key, {}):
                 continue
             path = Path(cache) / f"{name}__{tag}.npz"
-            if not path.exists():
-                continue
-            arrays = np.load(path)
-            y = labels[name]
-            scores = variant_scores(arrays, "test", variant)
-            results.setdefault(key, {})[name] = {
-                "roc_auc": float(roc_auc_score(y, scores)),
-                "pr_auc": float(average_precision_score(y, scores)),
-                "best_f1": float(best_f1_score(y, scores)),
-            }
+            if path.exists():
+                scores = variant_scores(np.load(path), "test", variant)
+                results.setdefault(key, {})[name] = ranking_metrics(labels[name], scores)
     return results
 
 
-def threshold_metrics(key, name, y, cache):
+def ranking_metrics(y, scores):
+    return {"roc_auc": float(roc_auc_score(y, scores)),
+            "pr_auc": float(average_precision_score(y, scores)),
+            "best_f1": float(best_f1_score(y, scores))}
+
+
+def capped(calibration, cap):
+    """The detector's ``calibration_cap``: scores above ``cap`` x their median lowered."""
+    median = np.median(calibration)
+    return calibration if cap is None or not median > 0 else np.minimum(calibration, cap * median)
+
+
+def moving_mean(scores, length):
+    """Centred moving mean over ``length`` steps (shorter at the ends)."""
+    if length <= 1:
+        return scores
+    sums = np.concatenate([[0.0], np.cumsum(scores)])
+    n = len(scores)
+    first = np.arange(n) - length // 2
+    lo, hi = np.clip(first, 0, n), np.clip(first + length, 0, n)
+    return (sums[hi] - sums[lo]) / (hi - lo)
+
+
+def alarm_metrics(y, flags):
+    tp = np.count_nonzero(flags & y)
+    precision, recall = tp / max(flags.sum(), 1), tp / y.sum()
+    return {"f1_predict": 0.0 if tp == 0 else 2 * precision * recall / (precision + recall),
+            "event_f1_predict": event_precision_recall_f1(y, flags)[2],
+            "alarm_rate": float(flags.mean()), "true_rate": float(y.mean())}
+
+
+def threshold_metrics(key, name, y, cache, tails=None, smoothing=1):
+    """Alarm metrics at ``predict`` of every ``(thresholder, cap)``; ``tails=None``: the
+    default quantile only."""
     tag, variant = parse(key)
     arrays = np.load(Path(cache) / f"{name}__{tag}.npz")
-    calibration = variant_scores(arrays, "cal", variant)
-    scores = variant_scores(arrays, "test", variant)
+    calibration = moving_mean(variant_scores(arrays, "cal", variant), smoothing)
+    scores = moving_mean(variant_scores(arrays, "test", variant), smoothing)
+    tails = tails or {f"percentile {DEFAULT_QUANTILE}": TAILS[f"percentile {DEFAULT_QUANTILE}"]}
     out = {}
-    for label, make in THRESHOLDERS.items():
+    for (label, make), cap in itertools.product(tails.items(), CAPS):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            flags = scores > make().fit(calibration).thresholds(scores)
-        tp = np.count_nonzero(flags & y)
-        precision, recall = tp / max(flags.sum(), 1), tp / y.sum()
-        out[label] = {
-            "f1_predict": 0.0 if tp == 0 else 2 * precision * recall / (precision + recall),
-            "event_f1_predict": event_precision_recall_f1(y, flags)[2],
-            "alarm_rate": float(flags.mean()), "true_rate": float(y.mean()),
-        }
+            threshold = make().fit(capped(calibration, cap)).thresholds(scores)
+        out[f"{label}, cap {cap}"] = alarm_metrics(y, scores > threshold)
+    if smoothing > 1:
+        out["ranking"] = ranking_metrics(y, scores)
     return out
 
 
-def leave_one_out(entities, labels, cache, results):
+def within_2x(row):
+    return 0.5 <= row["alarm_rate"] / row["true_rate"] <= 2
+
+
+def alarm_merit(rows):
+    """Entities with an alarm rate within 2x of the true rate, then mean F1 at predict
+    over mean best F1."""
+    return (sum(map(within_2x, rows)),
+            np.mean([r["f1_predict"] for r in rows]) / np.mean([r["best_f1"] for r in rows]))
+
+
+def leave_one_out(entities, labels, cache, results, floors=SELECT_FLOORS,
+                  bounds=SELECT_BOUNDS, tails=None):
     """Held-out choice per entity and the in-sample choice on all of them."""
-    complete = [k for k, v in results.items() if all(e in v for e in entities)]
+    wanted = set(variants(floors, bounds))
+    complete = [k for k, v in results.items()
+                if k in wanted and all(e in v for e in entities)]
     if not complete:
         return None
     thr_cache = {}
 
     def thr(key, name):
         if (key, name) not in thr_cache:
-            thr_cache[key, name] = threshold_metrics(key, name, labels[name], cache)
+            thr_cache[key, name] = threshold_metrics(key, name, labels[name], cache, tails)
         return thr_cache[key, name]
 
     def choose(pool):
-        key = max(complete, key=lambda k: np.mean([results[k][e]["roc_auc"] for e in pool]))
-        # Alarms a user can act on: most entities with an alarm rate within 2x of the
-        # true anomaly rate, then the best mean F1 at predict.
-        def merit(t):
-            rows = [thr(key, e)[t] for e in pool]
-            within = sum(0.5 <= r["alarm_rate"] / r["true_rate"] <= 2 for r in rows)
-            return within, np.mean([r["f1_predict"] for r in rows])
-
-        threshold = max(THRESHOLDERS, key=merit)
+        # Best mean rank of ROC-AUC over the pool: one entity's large margin cannot
+        # outweigh the others (folds then agree on the choice).
+        aucs = np.array([[results[k][e]["roc_auc"] for e in pool] for k in complete])
+        ranks = np.mean([rankdata(-aucs[:, j]) for j in range(len(pool))], axis=0)
+        key = complete[int(np.argmin(ranks))]
+        labels_ = list(thr(key, pool[0]))
+        threshold = max(labels_, key=lambda t: alarm_merit(
+            [{**thr(key, e)[t], **results[key][e]} for e in pool]))
         return key, threshold
+
+    def row(key, threshold, name):
+        return {"variant": key, "threshold": threshold, **results[key][name],
+                **thr(key, name)[threshold]}
 
     held_out = {}
     for name in entities:
         key, threshold = choose([e for e in entities if e != name])
-        held_out[name] = {"variant": key, "threshold": threshold, **results[key][name],
-                          **thr(key, name)[threshold]}
+        held_out[name] = row(key, threshold, name)
     key, threshold = choose(entities)
-    in_sample = {name: {"variant": key, "threshold": threshold, **results[key][name],
-                        **thr(key, name)[threshold]} for name in entities}
+    in_sample = {name: row(key, threshold, name) for name in entities}
     return {"n_variants": len(complete), "held_out": held_out, "in_sample": in_sample,
             "chosen": {"variant": key, "threshold": threshold}}
 
 
-def flat_channel_share(key, name, X_train, y, cache):
-    """Mean share of the (near-)constant training channels in the step scores of the
-    normal test steps, per-channel contributions of ``aggregation="step"``."""
-    tag, (window, clip, _, floor, how) = parse(key)
-    rows = X_train
-    constant = np.ptp(rows, axis=0) == 0
-    near = np.mean(rows == np.median(rows, axis=0), axis=0) >= 0.99
-    flat = constant | near
-    if not flat.any():
-        return 0.0
-    arrays = np.load(Path(cache) / f"{name}__{tag}.npz")
-    scale = channel_scale(arrays["cal_step"], floor)
-    contributions = bound(arrays[f"test_step_{clip}"][~y] / scale, how)
-    total = contributions.sum(axis=1)
-    return float(np.mean(contributions[:, flat].sum(axis=1) / np.maximum(total, 1e-12)))
+def smoothing_reference(key, threshold, entities, labels, cache, results):
+    """Ranking and alarms of the chosen variant and cap with moving means of the scores."""
+    out = {}
+    for length in SMOOTHING:
+        out[length] = {}
+        for name in entities:
+            got = threshold_metrics(key, name, labels[name], cache, smoothing=length)
+            out[length][name] = {**got.get("ranking", results[key][name]), **got[threshold]}
+    return out

@@ -333,6 +333,23 @@ def quality_bars(per_entity, means, done):
 
 
 # ------------------------------------- part 0: leave-one-entity-out selection
+SELECT_KEYS = ["roc_auc", "pr_auc", "best_f1", "f1_predict", "event_f1_predict",
+               "alarm_rate", "true_rate"]
+SUMMARY_KEYS = ["roc_auc", "pr_auc", "best_f1", "f1_predict", "f1_ratio", "f1_ratio_mean",
+                "event_f1_predict", "within_2x"]
+
+
+def selection_summary(rows):
+    """Means over entities, F1 at predict over best F1 (ratio of the means and mean of
+    the ratios) and the number of entities alarming within 2x of the true rate."""
+    rows = list(rows.values())
+    means = {k: float(np.mean([r[k] for r in rows])) for k in SELECT_KEYS}
+    means["f1_ratio"] = means["f1_predict"] / means["best_f1"]
+    means["f1_ratio_mean"] = float(np.mean([r["f1_predict"] / r["best_f1"] for r in rows]))
+    means["within_2x"] = sum(0.5 <= r["alarm_rate"] / r["true_rate"] <= 2 for r in rows)
+    return means
+
+
 def part_select(args):
     import _ts_selection as sel
 
@@ -359,28 +376,37 @@ def part_select(args):
     out = sel.leave_one_out(entities, labels, cache, results)
     if out is None:
         return {"skipped": "no variant cached for every entity"}
-    keys = ["roc_auc", "pr_auc", "best_f1", "f1_predict", "event_f1_predict", "alarm_rate",
-            "true_rate"]
     table("Held-out (each entity scored at the choice made on the other seven)",
-          ["entity", "variant", "threshold"] + keys,
-          [[e, r["variant"], r["threshold"]] + [r[k] for k in keys]
+          ["entity", "variant", "threshold"] + SELECT_KEYS,
+          [[e, r["variant"], r["threshold"]] + [r[k] for k in SELECT_KEYS]
            for e, r in out["held_out"].items()])
-    for label in ("held_out", "in_sample"):
-        out[f"{label}_mean"] = {k: float(np.mean([r[k] for r in out[label].values()]))
-                                for k in keys}
-    table(f"Mean over {len(entities)} entities ({out['n_variants']} scoring variants)",
-          ["figure"] + keys,
-          [["held-out (headline)"] + [out["held_out_mean"][k] for k in keys],
-           ["in-sample (chosen on all)"] + [out["in_sample_mean"][k] for k in keys]])
+    table("In-sample (the choice on all entities: the defaults)",
+          ["entity"] + SELECT_KEYS,
+          [[e] + [r[k] for k in SELECT_KEYS] for e, r in out["in_sample"].items()])
+    summary = {"held-out (headline)": selection_summary(out["held_out"]),
+               "in-sample (chosen on all)": selection_summary(out["in_sample"])}
+    # Reference lines: every cached floor and bound of the channel error scales; a wider
+    # thresholder family; moving means of the scores.
+    full_grid = sel.leave_one_out(entities, labels, cache, results, floors=sel.FLOORS,
+                                  bounds=sel.BOUNDS)
+    wider = sel.leave_one_out(entities, labels, cache, results, tails=sel.TAILS)
+    for name, ref in (("every floor and bound", full_grid), ("quantiles, SPOT, MAD x caps", wider)):
+        out[f"reference {name}"] = ref
+        summary[f"held-out, {name}"] = selection_summary(ref["held_out"])
+        summary[f"in-sample, {name}"] = selection_summary(ref["in_sample"])
+    out["summary"] = summary
+    table(f"Mean over {len(entities)} entities ({out['n_variants']} scoring variants; "
+          "f1 ratio: mean F1 at predict / mean best F1)",
+          ["figure"] + SUMMARY_KEYS, [[f] + [v[k] for k in SUMMARY_KEYS]
+                                      for f, v in summary.items()])
     print(f"Chosen on all entities: {out['chosen']}", flush=True)
-    # The previous defaults, for reference: window 64, window aggregation, floor 1 % of
-    # the mean scale, no bound, bare or after StandardScaler.
-    for scaling in ("none", "pipeline"):
-        key = f"w64|{scaling}|none|window|mean0.01|none"
-        if key in results and all(e in results[key] for e in entities):
-            out[f"previous_{scaling}"] = results[key]
-            print(f"previous defaults ({scaling}): mean ROC-AUC "
-                  f"{np.mean([results[key][e]['roc_auc'] for e in entities]):.3f}")
+    smoothing = sel.smoothing_reference(out["chosen"]["variant"], out["chosen"]["threshold"],
+                                        entities, labels, cache, results)
+    out["smoothing_reference"] = smoothing
+    table("Centred moving mean of the scores at the chosen variant and cap (in-sample)",
+          ["length"] + SUMMARY_KEYS,
+          [[length] + [selection_summary(rows)[k] for k in SUMMARY_KEYS]
+           for length, rows in smoothing.items()])
     out["train_grid"] = sel.TRAIN_GRID + (sel.EXTRA_GRID if args.grid_extra else [])
     out["budget_steps"] = sel.BUDGET_STEPS
     return out

@@ -120,5 +120,28 @@ def test_input_clip_bounds_a_rare_channel():
 
 
 def test_default_threshold_is_the_chosen_quantile():
-    thresholder = TimeSeriesVAEDetector()._checked_thresholder()
+    det = TimeSeriesVAEDetector()
+    thresholder = det._checked_thresholder()
     assert type(thresholder).__name__ == "PercentileThreshold" and thresholder.q == 0.995
+    assert det.calibration_cap == 12.0
+
+
+def test_calibration_cap_keeps_an_incident_in_the_tail_from_lifting_the_threshold():
+    X = series()[["load", "temp"]]
+    X.iloc[550:570] += [1000.0, 10.0]  # an incident in the held-out tail (last 160 steps)
+    capped = fit_quietly(TimeSeriesVAEDetector(**FAST), X)
+    raw = fit_quietly(TimeSeriesVAEDetector(calibration_cap=None, **FAST), X)
+    tail = -raw.score_samples(X.iloc[-160:])  # the calibration scores (same net: same seed)
+    assert raw.thresholder_.threshold_ == pytest.approx(np.quantile(tail, 0.995))
+    assert capped.thresholder_.threshold_ == pytest.approx(12.0 * np.median(tail))
+    assert capped.thresholder_.threshold_ < raw.thresholder_.threshold_ / 2
+
+
+def test_calibration_cap_leaves_clean_scores_alone():
+    det = TimeSeriesVAEDetector(calibration_cap=12.0)
+    scores = np.array([1.0, 2.0, 3.0, 30.0])
+    np.testing.assert_array_equal(det._capped_calibration_scores(scores), [1, 2, 3, 30])
+    np.testing.assert_array_equal(det._capped_calibration_scores(scores * [1, 1, 1, 10]),
+                                  [1, 2, 3, 30])  # 300 > 12 x median 2.5
+    zeros = np.zeros(4)
+    assert det._capped_calibration_scores(zeros) is zeros  # no typical score to scale

@@ -10,8 +10,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..base import BaseDeepDetector
 from ..batching import ReadyWindowDataset, SlidingWindowDataset
 from ..modules.timeseries import TimeSeriesVAE
-from ..thresholds import PercentileThreshold
 from ..preprocessing.windows import window_scores_to_steps, window_starts
+from ..thresholds import PercentileThreshold
 from ..utils._compat import Interval, StrOptions
 from ..utils._validation import as_float32_tensor, check_numeric_columns
 
@@ -26,7 +26,8 @@ _NEAR_CONSTANT_SHARE = 0.99
 _MIN_CALIBRATION_WINDOWS = 10
 
 # threshold=None: the quantile of the calibration scores chosen leave-one-entity-out
-# on SMD and ASD (benchmarks/bench_timeseries.py, part select).
+# on SMD and ASD (benchmarks/bench_timeseries.py, part select), as is the default
+# calibration_cap.
 _DEFAULT_QUANTILE = 0.995
 
 
@@ -115,6 +116,15 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         reconstructed perfectly on the calibration part (e.g. one constant
         in training) gets a large but finite weight; ``input_clip`` bounds
         what it can feed the network. ``False`` sums raw squared errors.
+    calibration_cap : float or None, default=12.0
+        Before the thresholder is fitted, calibration scores above
+        ``calibration_cap`` times their median are lowered to that value.
+        Training data are rarely clean: an incident in the held-out tail
+        would otherwise lift a tail quantile (the default threshold) above
+        the anomalies to come, and ``predict`` would flag nothing. With a
+        quantile thresholder the threshold is then at most
+        ``calibration_cap`` times the median calibration score. ``None``:
+        the scores as they are.
     beta : float, default=1.0
         Weight of the KL term; reconstruction and KL are both summed per
         window, so ``beta`` means the same for any window shape.
@@ -141,7 +151,8 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
 
     See Also
     --------
-    skanomaly.thresholds.PercentileThreshold : The default thresholder (``q=0.995``).
+    skanomaly.thresholds.PercentileThreshold : The default thresholder (``q=0.995``),
+        fitted on the calibration scores capped at ``calibration_cap`` times their median.
 
     Examples
     --------
@@ -198,6 +209,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         "input_clip": [Interval(Real, 0, None, closed="neither"), None],
         "aggregation": [StrOptions({"window", "step"})],
         "normalize_channels": ["boolean"],
+        "calibration_cap": [Interval(Real, 1, None, closed="left"), None],
     }
 
     @classmethod
@@ -214,7 +226,7 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         self, *, window_size=64, stride=1, encoder="cnn", latent_dim=8,
         hidden_channels=(32, 64), kernel_size=5, d_model=64, n_heads=4, n_layers=2,
         dropout=0.0, scaling="standard", input_clip=10.0, aggregation="window",
-        normalize_channels=True, beta=1.0,
+        normalize_channels=True, calibration_cap=12.0, beta=1.0,
         optimizer=torch.optim.Adam, lr=1e-3, max_epochs=None, batch_size=128,
         validation_fraction=0.1, early_stopping=True, patience=5,
         threshold=None, callbacks=None, device="auto", random_state=None, verbose=0,
@@ -401,7 +413,15 @@ class TimeSeriesVAEDetector(BaseDeepDetector):
         self.channel_scale_ = np.ones(X.shape[1])
         if self.normalize_channels:
             self.channel_scale_ = self._fit_channel_scale(self._channel_errors(X))
-        return self._anomaly_scores(X)
+        return self._capped_calibration_scores(self._anomaly_scores(X))
+
+    def _capped_calibration_scores(self, scores):
+        # An incident in the held-out tail must not carry the threshold above
+        # the anomalies to come: scores far above the typical one are capped.
+        median = np.median(scores)
+        if self.calibration_cap is None or not median > 0:
+            return scores
+        return np.minimum(scores, self.calibration_cap * median)
 
     def _batch_errors(self, X):
         """Yield ``(rows, squared errors of shape (batch, channels, window))``."""
