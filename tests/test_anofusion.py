@@ -205,8 +205,10 @@ def test_channel_scores_make_the_score(series, rule, combine, k):
                                rtol=1e-6)
     np.testing.assert_array_equal(contributions[:4], np.repeat(contributions[4:5], 4, axis=0))
     residuals = det.forecast_errors(X.iloc[:100])[4:]
-    # score_window: the mean of the last k residuals (of those there are, at the start)
-    mean = np.array([residuals[max(0, t - k + 1):t + 1].mean(axis=0) for t in range(96)])
+    # score_window: the mean of the last k residuals; at the start, the sum of the
+    # j < k there are over sqrt(j k) (the noise of a full mean)
+    mean = np.array([residuals[max(0, t - k + 1):t + 1].sum(axis=0) / np.sqrt(min(t + 1, k) * k)
+                     for t in range(96)])
     terms = np.abs(mean) if rule == "max_robust" else mean ** 2
     np.testing.assert_allclose((terms - det.error_center_) / det.channel_scale_,
                                contributions[4:], rtol=1e-6, atol=1e-9)

@@ -429,10 +429,14 @@ class AnoFusionDetector(BaseDeepDetector):
     def _terms(self, residuals):
         """Per-channel terms before normalisation: |e| or e**2 of the averaged residuals."""
         k = self.score_window
-        if k > 1:  # mean of the last k residuals (fewer at the start)
+        if k > 1:  # mean of the last k residuals
             sums = np.cumsum(residuals, axis=0)
             sums[k:] -= sums[:-k].copy()
-            residuals = sums / np.minimum(np.arange(1, len(sums) + 1), k)[:, None]
+            # The first k - 1 rows of a series sum fewer residuals: sum / sqrt(j k)
+            # gives their noise the spread of a full mean (a plain mean of j < k
+            # residuals is noisier and would alarm at every series' start).
+            j = np.minimum(np.arange(1, len(sums) + 1), k)
+            residuals = sums / np.sqrt(j * k)[:, None]
         return np.abs(residuals) if self.score_rule == "max_robust" else residuals ** 2
 
     def _calibrate(self, part):
