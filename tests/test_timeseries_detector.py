@@ -253,6 +253,7 @@ def test_bad_input_is_rejected_before_training(X, match):
     ({"laten_dim": 3}, "Unknown parameter"),
     ({"stride": 5}, "no score"),
     ({"threshold": 0.5}, "threshold"),
+    ({"calibration_cap": 0.5}, "calibration_cap"),
     ({"validation_fraction": 0.5, "window_size": 15}, "too few"),
 ])
 def test_bad_parameters_are_rejected(params, match):
