@@ -258,8 +258,9 @@ def alarm_merit(rows):
 
 
 def leave_one_out(entities, labels, cache, results, floors=SELECT_FLOORS,
-                  bounds=SELECT_BOUNDS, tails=None):
-    """Held-out choice per entity and the in-sample choice on all of them."""
+                  bounds=SELECT_BOUNDS, tails=None, by_rank=True):
+    """Held-out choice per entity and the in-sample choice on all of them (scoring
+    variant by best mean rank of ROC-AUC, or best mean ROC-AUC with ``by_rank=False``)."""
     wanted = set(variants(floors, bounds))
     complete = [k for k, v in results.items()
                 if k in wanted and all(e in v for e in entities)]
@@ -277,7 +278,7 @@ def leave_one_out(entities, labels, cache, results, floors=SELECT_FLOORS,
         # outweigh the others (folds then agree on the choice).
         aucs = np.array([[results[k][e]["roc_auc"] for e in pool] for k in complete])
         ranks = np.mean([rankdata(-aucs[:, j]) for j in range(len(pool))], axis=0)
-        key = complete[int(np.argmin(ranks))]
+        key = complete[int(np.argmin(ranks) if by_rank else np.argmax(aucs.mean(axis=1)))]
         labels_ = list(thr(key, pool[0]))
         threshold = max(labels_, key=lambda t: alarm_merit(
             [{**thr(key, e)[t], **results[key][e]} for e in pool]))
