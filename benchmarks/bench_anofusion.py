@@ -467,7 +467,8 @@ def run_simulator(cfg, log):
     chosen, ranked = choose_on_validation_seed(cfg, log)
     cfg = dict(cfg, anofusion={**cfg["anofusion"], **chosen})
     pooled = {}
-    for seed in range(cfg["seeds"]):
+    test_seeds = range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"])
+    for seed in test_seeds:
         for name, recs in run_simulator_seed(seed, cfg, log).items():
             pooled.setdefault(name, []).extend(recs)
     rng = np.random.default_rng(0)
@@ -478,7 +479,8 @@ def run_simulator(cfg, log):
         rows = {n: summarize(simulator_units(recs, kind), cfg["n_shifts"], rng)
                 for n, recs in pooled.items()}
         result[kind] = rows
-        print_table(f"Simulator, seeds 0-{cfg['seeds'] - 1}, {title}; units = services, "
+        print_table(f"Simulator, seeds {test_seeds[0]}-{test_seeds[-1]}, {title}; "
+                    "units = services, "
                     f"AnoFusion settings {chosen or 'defaults'}", rows, log)
     return result
 
@@ -629,6 +631,7 @@ def config(args):
     anofusion = {} if epochs is None else {"max_epochs": epochs}
     return {
         "quick": quick, "seed": 0, "seeds": args.seeds or (1 if quick else 3),
+        "first_seed": args.first_seed,
         "validation_seed": 100, "n_shifts": args.shifts or (20 if quick else 100),
         "methods": args.methods, "validation_fraction": 0.3,
         # The paper's DSPOT where the held-out part allows (864 simulated steps).
@@ -680,6 +683,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (a few minutes)")
     parser.add_argument("--seeds", type=int, default=None, help="simulator test seeds")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first simulator test seed (seeds used to choose defaults, e.g. by "
+                             "bench_anofusion_scores.py, must not be test seeds)")
     parser.add_argument("--parts", nargs="+", default=["simulator", "changerca", "nezha"],
                         choices=["simulator", "changerca", "nezha"])
     parser.add_argument("--methods", nargs="+", default=None,

@@ -264,7 +264,9 @@ def run_select(args):
     tables = {}
     for part, kinds in PARTS.items():
         folder = Path(args.cache) / part
-        for ablation in ("all", "metrics"):
+        # The simulator's metrics-only ablation is the bars' reference; Nezha has metrics only.
+        ablations = {"simulator": ("all", "metrics"), "nezha": ("metrics",)}.get(part, ("all",))
+        for ablation in ablations:
             units = load_units(folder, ablation)
             if units:
                 print(f"{part} {ablation}: {len(units)} units", flush=True)

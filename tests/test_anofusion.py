@@ -387,3 +387,18 @@ def test_scoring_checks_features_and_length(fitted, series):
         fitted.predict(X[:50, :2])
     with pytest.raises(ValueError, match="needs at least 5"):
         fitted.score_samples(pd.DataFrame(X[:4], columns=NAMES))
+
+
+@pytest.mark.parametrize("rule", ["sum_squared", "max_robust"])
+def test_error_floor_keeps_a_channel_idle_in_calibration_from_dominating(series, rule):
+    X = series[0].iloc[:300].copy()
+    X.iloc[270:, 2] = X.iloc[:270, 2].mean()  # idle in the held-out tail: tiny errors there
+    busy = series[0].iloc[300:400]  # the channel moves again, as in training
+    low = tiny(score_rule=rule, error_floor=0.0, score_window=1).fit(X)
+    high = tiny(score_rule=rule, error_floor=1.0, score_window=1).fit(X)
+    floor = 1.0  # training standard deviations: |e| for max_robust, e**2 for sum_squared
+    assert high.channel_scale_.min() >= floor
+    assert low.channel_scale_[2] < floor  # what the floor guards against
+    share = lambda det: (np.abs(det.channel_scores(busy))[:, 2].mean()  # noqa: E731
+                         / np.abs(det.channel_scores(busy)).sum(axis=1).mean())
+    assert share(high) < share(low)

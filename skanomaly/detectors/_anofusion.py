@@ -115,17 +115,25 @@ class AnoFusionDetector(BaseDeepDetector):
         IQR_j``. Medians and interquartile ranges come from the held-out
         calibration part. On the simulator the sum ranks faults as well
         and gives DSPOT a tail it can fit (see the documentation).
-    score_window : int, default=5
+    score_window : int, default=10
         Forecasts whose residuals are averaged, per channel, before scoring:
         step ``t`` is scored on the mean residual of steps ``t - score_window
         + 1 ... t``. A sustained deviation adds up while noise averages out,
         which thins the tail of normal scores (not in the paper, which scores
-        single steps: ``score_window=1``).
+        single steps: ``score_window=1``). Faults shorter than the window
+        are smeared over the steps after them: use a smaller window for
+        faults of a few steps.
     normalize_channels : bool, default=True
         Normalise each channel's error on the calibration part as
         ``score_rule`` says (``error_center_``, ``channel_scale_``; scales
-        floored at 1 % of their mean). ``False`` uses raw ``|e_j|`` or
-        ``e_j**2``.
+        floored at 1 % of their mean and at ``error_floor``). ``False`` uses
+        raw ``|e_j|`` or ``e_j**2``.
+    error_floor : float, default=0.1
+        Least error scale of a channel, in training standard deviations
+        (squared for ``"sum_squared"``): a channel that happened to be flat
+        or perfectly forecast in the calibration part (e.g. idle there, busy
+        later) would otherwise turn every later residual into a huge term
+        and dominate the score.
     {shared_parameters}
 
     Attributes
@@ -220,13 +228,15 @@ class AnoFusionDetector(BaseDeepDetector):
         "score_rule": [StrOptions({"sum_squared", "max_robust"})],
         "score_window": [Interval(Integral, 1, None, closed="left")],
         "normalize_channels": ["boolean"],
+        "error_floor": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
         self, *, modalities="auto", window_size=20, hidden_dim=None, n_heads=6,
         gtn_channels=6, gtn_layers=5, dropout=0.2, scaled_attention=True,
         persistence_skip=False, standardize=True, nmi_bins=10, nmi_threshold=0.0,
-        score_rule="sum_squared", score_window=5, normalize_channels=True,
+        score_rule="sum_squared", score_window=10, normalize_channels=True,
+        error_floor=0.1,
         optimizer=torch.optim.Adam, lr=1e-3, max_epochs=100, batch_size=64,
         validation_fraction=0.1, early_stopping=True, patience=5, threshold=None,
         callbacks=None, device="auto", random_state=None, verbose=0, **kwargs,
@@ -450,6 +460,9 @@ class AnoFusionDetector(BaseDeepDetector):
             self.channel_scale_ = self._fit_channel_scale((q75 - q25)[None])
         elif self.normalize_channels:
             self.channel_scale_ = self._fit_channel_scale(own)
+        if self.normalize_channels:  # in the units of the terms: |e| or e**2
+            floor = self.error_floor if self.score_rule == "max_robust" else self.error_floor ** 2
+            self.channel_scale_ = np.maximum(self.channel_scale_, floor)
         return self._scores(part, terms)
 
     def _normalised(self, terms):
