@@ -236,7 +236,19 @@ def test_once(data, features, setting, methods, fit_log, params):
                                              {**params, "beta": setting.get("beta", 1)})
     scored = score_engines(detectors, Baselines(X_train), test, setting["window"],
                            [setting["last"]])[setting["last"]]
-    return {name: s for name, s in scored.items() if name in methods}
+    scored = {name: s for name, s in scored.items() if name in methods}
+    if detectors:
+        # Diagnosis, not a choice: each channel's term of the last window's score.
+        X_last, _ = last_windows(test, setting["window"], 1)
+        scored["detector channels"] = detectors["detector"].channel_scores(
+            X_last.astype(np.float32))
+    return scored
+
+
+def channel_spearman(channels, rul, features):
+    """Spearman vs RUL of each channel's score term (channels that vary on test)."""
+    return {name: round(spearman(channels[:, j], rul), 3)
+            for j, name in enumerate(features) if np.ptp(channels[:, j]) > 0}
 
 
 def main(argv=None):
@@ -296,12 +308,22 @@ def main(argv=None):
         return
 
     scores = {"engine age": data.test.groupby("unit")["cycle"].max().to_numpy(float)}
+    channels = {}
     for name in METHODS:
-        scores[name] = test_once(data, features, parse_key(chosen[name]), [name],
-                                 fit_log, args.params)[name]
+        measured = test_once(data, features, parse_key(chosen[name]), [name], fit_log,
+                             args.params)
+        scores[name] = measured[name]
+        if name == "detector":
+            channels["detector"] = channel_spearman(measured["detector channels"], rul,
+                                                    features)
     fixed = test_once(data, features, FIXED, METHODS, fit_log, args.params)
     for name in METHODS:
         scores[f"{name}, fixed setting"] = fixed[name]
+    channels["detector, fixed setting"] = channel_spearman(fixed["detector channels"], rul,
+                                                           features)
+    print("\nSpearman vs RUL of each channel's term of the detector's score (test):")
+    for name, values in channels.items():
+        print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in values.items()))
 
     rng = np.random.default_rng(0)
     null = [spearman(rng.permutation(scores["detector"]), rul) for _ in range(1000)]
@@ -344,6 +366,7 @@ def main(argv=None):
         "chosen": chosen, "results": rows, "chance_band_spearman": band,
         "bar": {"detector": ours, "distance_from_mean": ref, "passed": bool(ours >= ref),
                 "gap_bootstrap_95": gap_band},
+        "channel_spearman_rul": channels,
         "test_scores": {name: np.round(s, 6).tolist() for name, s in scores.items()},
         "test_rul": rul.tolist(), "fits": fit_log,
     }
