@@ -544,9 +544,10 @@ def run_analyse(args):
 
 PROFILE_BUCKETS = [(0, 1), (2, 4), (5, 9), (10, 19), (20, 60)]
 NEZHA_BUCKETS = [(0, 0), (1, 1), (2, 2)]
-DEFAULT = dict(rule="square", k=5, how="sum", norm="cal")
+DEFAULT = dict(rule="square", k=5, how="sum", norm="cal")  # the detector's default at b523262
 REMEDIES = {
     "default (square, k5, sum, cal-median)": DEFAULT,
+    "HEAD 1d5f058 default (square, k10, sum, error_floor 0.1)": dict(DEFAULT, k=10, norm=0.1),
     "paper (robust, k1, max)": dict(rule="robust", k=1, how="max", norm="cal"),
     "square, k1, sum, cal-median": dict(rule="square", k=1, how="sum", norm="cal"),
     "square, k1, sum, no channel norm": dict(rule="square", k=1, how="sum", norm="none"),
@@ -557,6 +558,8 @@ REMEDIES = {
     "max over k1, k5 of sum, no channel norm": dict(rule="square", k=1, how="sum", norm="none",
                                                     scales=(1, 5)),
     "max over k1, k10 of sum, no channel norm": dict(rule="square", k=1, how="sum", norm="none",
+                                                     scales=(1, 10)),
+    "max over k1, k10 of sum, error_floor 0.1": dict(rule="square", k=1, how="sum", norm=0.1,
                                                      scales=(1, 10)),
     "default + level (robust z vs fit)": dict(DEFAULT, w_level=1, level="level"),
     "default + level (std z vs fit)": dict(DEFAULT, w_level=1, level="level_std"),
