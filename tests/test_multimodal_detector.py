@@ -11,6 +11,7 @@ import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from skorch.helper import SliceDict
 
+from skanomaly import base
 from skanomaly.detectors import MultimodalVAEDetector
 from skanomaly.modules import MultimodalVAE, product_of_experts
 from skanomaly.thresholds import PercentileThreshold
@@ -22,6 +23,17 @@ TINY = dict(latent_dim=2, hidden_dim=8, hidden_channels=(4,), n_heads=2, max_epo
 
 
 # scikit-learn's estimator checks, clone, pickle and GridSearchCV: tests/test_common.py.
+
+
+def test_default_training_budget_counts_optimiser_steps(monkeypatch):
+    assert MultimodalVAEDetector().get_params()["max_epochs"] is None
+    monkeypatch.setattr(base, "TRAINING_STEPS", 6)
+    X = _views(n=80)
+    # 80 samples, 8 held out: 72 training samples, 3 steps an epoch of 32, so 2 epochs.
+    det = MultimodalVAEDetector(**{**TINY, "max_epochs": None, "early_stopping": False}).fit(X)
+    assert len(det.net_.history) == 2
+    det.set_params(max_epochs=3).fit(X)
+    assert len(det.net_.history) == 3
 
 
 def test_scores_do_not_depend_on_the_batch():
