@@ -125,6 +125,8 @@ def fit_norm(cal_terms, rule, floor=0.0):
     channel that happened to be flat in the calibration part cannot
     dominate later.
     """
+    if rule == "raw":  # no per-channel normalisation (training-std units)
+        return np.zeros(cal_terms.shape[1]), np.ones(cal_terms.shape[1])
     if rule == "robust":
         q25, q50, q75 = np.percentile(cal_terms, [25, 50, 75], axis=0)
         scale = q75 - q25
@@ -152,6 +154,11 @@ def aggregate(z, how, modality):
 
 
 def unit_scores(unit, rule, k, how, floor=0.0):
+    if isinstance(k, tuple):  # several time scales: each in units of its calibration median
+        pairs = [unit_scores(unit, rule, one, how, floor) for one in k]
+        medians = [max(np.median(cal), 1e-12) for cal, _ in pairs]
+        return (np.max([cal / m for (cal, _), m in zip(pairs, medians)], axis=0),
+                np.max([test / m for (_, test), m in zip(pairs, medians)], axis=0))
     cal_t = channel_terms(unit["cal_res"], rule, k)
     if "case" in unit:  # several series (ChangeRCA cases) scored one by one
         starts = np.flatnonzero(np.r_[True, unit["case"][1:] != unit["case"][:-1]])
@@ -223,6 +230,12 @@ def load_units(folder, ablation):
 
 GRID = list(itertools.product(("square", "meansq", "robust"), (1, 3, 5, 10),
                               ("sum", "max", "top3"), (0.0, 0.1, 0.3, 1.0)))
+# Several time scales at once (the largest of their median-scaled scores), with
+# per-channel normalisation or without ("raw": squared residuals in training
+# standard deviations).
+SCALES = ((1, 10), (1, 5), (3, 10))
+GRID += list(itertools.product(("square",), SCALES, ("sum",), (0.0, 0.1)))
+GRID += list(itertools.product(("raw",), SCALES, ("sum",), (0.0,)))
 
 
 # Per part: the kinds of faults evaluated and the (kind, metric) pairs a setting is
@@ -252,7 +265,8 @@ def group_table(units, kinds, thr):
     groups = sorted({str(u["group"]) for u in units})
     table = {}
     for rule, k, how, floor in GRID:
-        key = f"{rule}|k{k}|{how}|floor{floor}"
+        scales = "+".join(map(str, k)) if isinstance(k, tuple) else k
+        key = f"{rule}|k{scales}|{how}|floor{floor}"
         table[key] = {g: evaluate([u for u in units if str(u["group"]) == g],
                                   rule, k, how, thr, kinds, floor) for g in groups}
     return table
