@@ -402,3 +402,14 @@ def test_error_floor_keeps_a_channel_idle_in_calibration_from_dominating(series,
     share = lambda det: (np.abs(det.channel_scores(busy))[:, 2].mean()  # noqa: E731
                          / np.abs(det.channel_scores(busy)).sum(axis=1).mean())
     assert share(high) < share(low)
+
+
+def test_validation_loss_forecasts_only_held_out_steps(series):
+    X = series[0].iloc[:300].to_numpy()
+    det = tiny(modalities=None, score_window=5, max_epochs=1).fit(X)
+    train, held = det._split(X)
+    dataset = det._make_dataset(held, "cpu")
+    # one target per held-out step (ceil(0.1 * 300) = 30), the first being step 270
+    assert len(train) == 270 and len(dataset) == 30
+    np.testing.assert_allclose(dataset[0][1].numpy(), (X[270] - det.center_) / det.scale_,
+                               rtol=1e-5)

@@ -381,8 +381,13 @@ class AnoFusionDetector(BaseDeepDetector):
         return (X - self.center_) / self.scale_
 
     def _make_dataset(self, part, device):
-        values = self._standardized(_values(part))
-        return ForecastWindowDataset(as_float32_tensor(values, device), self.window_size)
+        values = _values(part)
+        if isinstance(part, _Segment):
+            # The validation loss forecasts the held-out steps only: the context
+            # rows that score_window adds are training targets already.
+            values = values[max(part.context - self.window_size, 0):]
+        return ForecastWindowDataset(as_float32_tensor(self._standardized(values), device),
+                                     self.window_size)
 
     def _module_class(self):
         return AnoFusionNet
