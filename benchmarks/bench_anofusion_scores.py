@@ -10,10 +10,12 @@ one. Run from the repository root (1 torch thread, CPU)::
 
     python benchmarks/bench_anofusion_scores.py cache --seeds 0 1 2 3 --cache /tmp/afcache
     python benchmarks/bench_anofusion_scores.py select --cache /tmp/afcache
+    python benchmarks/bench_anofusion_scores.py false-alarms --cache /tmp/afcache --simulator ...
 
 ``cache`` trains the models (``--parts simulator changerca nezha``);
 ``select`` prints the leave-one-group-out table and writes
-``benchmarks/results/bench_anofusion_scores.json``.
+``benchmarks/results/bench_anofusion_scores.json``; ``false-alarms`` counts
+where the default's DSPOT alarms outside a unit's own faults fall.
 """
 
 import argparse
@@ -324,16 +326,50 @@ def run_select(args):
     print(f"wrote {out}")
 
 
+def run_false_alarms(args):
+    """Where the default's false alarms on the cached simulator seeds fall.
+
+    An alarm step outside the unit's own faults is counted as propagation when
+    another service's fault runs (or ended up to 10 steps before), otherwise as
+    a false alarm, split by whether the calibration part covered its hour of day.
+    """
+    cfg = {"simulator": {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.simulator)}}
+    units = load_units(Path(args.cache) / "simulator", "all")
+    counts = dict(propagation=0, covered=0, covered_normal=0, uncovered=0, uncovered_normal=0)
+    for seed in sorted({int(u["group"]) for u in units}):
+        data, table, n_train, every, _ = bench.simulator_tables(seed, cfg)
+        any_fault = every.to_numpy().max(axis=1)[n_train:].astype(bool)
+        hours = table.index[n_train:].hour
+        for u in (u for u in units if int(u["group"]) == seed):
+            cal, test = unit_scores(u, "square", 10, "sum", 0.1)
+            alarm = alarms(cal, test, THRESHOLDS["DSPOT paper"](len(cal))).astype(bool)
+            own = u["y"].astype(bool)
+            near = np.convolve(any_fault & ~own, np.ones(11), "full")[:len(own)] > 0
+            cal_hours = set(table.index[n_train - len(u["cal_res"]):n_train].hour)
+            covered = np.isin(hours, list(cal_hours))
+            false = alarm & ~own & ~near
+            counts["propagation"] += int((alarm & ~own & near).sum())
+            for name, where in (("covered", covered), ("uncovered", ~covered)):
+                counts[name] += int((false & where).sum())
+                counts[f"{name}_normal"] += int((where & ~own).sum())
+    print(f"alarm steps during another service's fault (or <= 10 steps after): "
+          f"{counts['propagation']}")
+    for name, hours_text in (("covered", "covered"), ("uncovered", "did not cover")):
+        print(f"false alarm steps in hours the calibration part {hours_text}: {counts[name]} of "
+              f"{counts[name + '_normal']} normal steps "
+              f"({counts[name] / counts[name + '_normal']:.3f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["cache", "select"])
+    parser.add_argument("step", choices=["cache", "select", "false-alarms"])
     parser.add_argument("--cache", default="/tmp/afcache")
     parser.add_argument("--parts", nargs="+", default=["simulator"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--simulator", nargs="+", default=[], metavar="KEY=VALUE")
     parser.add_argument("--params", default="{}", help="AnoFusionDetector params (JSON)")
     args = parser.parse_args()
-    run_cache(args) if args.step == "cache" else run_select(args)
+    {"cache": run_cache, "select": run_select, "false-alarms": run_false_alarms}[args.step](args)
 
 
 if __name__ == "__main__":
