@@ -502,7 +502,9 @@ def run_nezha(cfg, log):
     # the log channel set is learnt on the whole day (no labels involved).
     with warnings.catch_warnings():  # channels without training values are left out
         warnings.simplefilter("ignore", UserWarning)
-        table = TelemetryChannels(freq="1min", entity="pod").fit(data).transform(data)
+        # Counts, not their roots: the presence-only control sums a pod's log lines.
+        table = TelemetryChannels(freq="1min", entity="pod", log_transform=None).fit(
+            data).transform(data)
     table = table.loc[NEZHA_START:]
     all_pods = list(dict.fromkeys(data.faults["pod"]))
     pods = all_pods[:2] if cfg["quick"] else all_pods

@@ -100,7 +100,7 @@ def test_scope_entity_and_service_of():
 
 def test_max_log_channels_bounds_and_other_keeps_every_line():
     raw = _raw()
-    tc = TelemetryChannels(max_log_channels=2, modalities=["log"]).fit(raw)
+    tc = TelemetryChannels(max_log_channels=2, modalities=["log"], log_transform=None).fit(raw)
     out = tc.transform(raw)
     per_entity = pd.Series([n.split("__")[1] for n in out.columns]).value_counts()
     assert (per_entity == 2).all()
@@ -266,3 +266,13 @@ def test_safe_persistence(tmp_path):
     tc = TelemetryChannels(max_log_channels=3).fit(raw)
     save(tc, tmp_path / "tc.npz")
     pd.testing.assert_frame_equal(load(tmp_path / "tc.npz").transform(raw), tc.transform(raw))
+
+
+def test_log_transform_sqrt_is_the_root_of_the_counts():
+    raw = _raw()
+    counts = TelemetryChannels(log_transform=None).fit(raw).transform(raw).filter(like="log__")
+    roots = TelemetryChannels().fit(raw).transform(raw).filter(like="log__")
+    assert counts.to_numpy().max() > 1  # the test would not tell the two apart otherwise
+    np.testing.assert_allclose(roots.to_numpy(), np.sqrt(counts.to_numpy()))
+    with pytest.raises(ValueError, match="log_transform"):
+        TelemetryChannels(log_transform="log").fit(raw)

@@ -331,6 +331,12 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
     max_log_channels : int or None, default=10
         Most log channels per entity, the ``"other"`` channel included (AnoFusion's
         M = 10). None: one per id seen in training, plus ``"other"``.
+    log_transform : {"sqrt"} or None, default="sqrt"
+        ``"sqrt"``: each log channel is the square root of its per-bin line count.
+        Counts are Poisson-like, their noise growing with the square root of their
+        level; the root gives busy and quiet hours the same noise, so a detector's
+        error scale fits both. None: the counts themselves. (Chosen on the
+        simulator, leave one seed out: see ``docs/anofusion.rst``.)
     trace_features : list of str or None, default=None
         Span statistics per group, from ``count``, ``lat_mean``, ``lat_std``,
         ``lat_p25``, ``lat_p50``, ``lat_p75``, ``lat_p95``, ``lat_max``,
@@ -376,7 +382,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
     ...     "logs": pd.DataFrame({"time": t[[0, 0, 2]], "pod": "cart-7d9f8c6b5-x2k4p",
     ...                           "message": ["GET /cart 12 ms", "GET /cart 9 ms",
     ...                                       "db timeout"]})}
-    >>> tc = TelemetryChannels(max_log_channels=2).fit(raw)
+    >>> tc = TelemetryChannels(max_log_channels=2, log_transform=None).fit(raw)
     >>> table = tc.transform(raw)
     >>> table.columns.tolist()
     ['metric__cart__cpu', 'log__cart__template_id_1', 'log__cart__other']
@@ -393,6 +399,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         "log_channels": [StrOptions({"templates", "clusters"}),
                          HasMethods(["fit", "transform"]), None],
         "max_log_channels": [Interval(Integral, 1, None, closed="left"), None],
+        "log_transform": [StrOptions({"sqrt"}), None],
         "trace_features": [list, tuple, None],
         "trace_by": [StrOptions({"service", "edge"})],
         "metric_agg": [StrOptions({"mean", "sum", "max"})],
@@ -406,7 +413,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
 
     def __init__(self, freq="1min", scope=None, entity="service", service_of=None,
                  modalities=None, log_channels="templates", max_log_channels=10,
-                 trace_features=None, trace_by="service", metric_agg="mean",
+                 log_transform="sqrt", trace_features=None, trace_by="service", metric_agg="mean",
                  random_state=None):
         self.freq = freq
         self.scope = scope
@@ -415,6 +422,7 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         self.modalities = modalities
         self.log_channels = log_channels
         self.max_log_channels = max_log_channels
+        self.log_transform = log_transform
         self.trace_features = trace_features
         self.trace_by = trace_by
         self.metric_agg = metric_agg
@@ -540,8 +548,10 @@ class TelemetryChannels(TransformerMixin, BaseEstimator):
         order = sorted(range(len(names)), key=lambda k: (
             (self._log_keys[k][0], 0, self._log_keys[k][1]) if k < len(self._log_keys)
             else (self._log_entities[k - len(self._log_keys)], 1, 0)))
-        return pd.DataFrame(counts[:, order].astype(np.float64),
-                            columns=[names[k] for k in order])
+        values = counts[:, order].astype(np.float64)
+        if self.log_transform == "sqrt":
+            values = np.sqrt(values)
+        return pd.DataFrame(values, columns=[names[k] for k in order])
 
     def _make_parser(self):
         if self.log_channels == "templates":
