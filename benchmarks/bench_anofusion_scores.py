@@ -11,6 +11,10 @@ one. Run from the repository root (1 torch thread, CPU)::
     python benchmarks/bench_anofusion_scores.py cache --seeds 0 1 2 3 --cache /tmp/afcache
     python benchmarks/bench_anofusion_scores.py select --cache /tmp/afcache
     python benchmarks/bench_anofusion_scores.py false-alarms --cache /tmp/afcache --simulator ...
+    python benchmarks/bench_anofusion_scores.py cache --sqrt-logs --ablations all ... \
+        --cache /tmp/afcache_sqrt     # log counts as square roots (what TelemetryChannels
+    python benchmarks/bench_anofusion_scores.py compare --cache /tmp/afcache \
+        --other /tmp/afcache_sqrt     # now does by default), leave one seed out
 
 ``cache`` trains the models (``--parts simulator changerca nezha``);
 ``select`` prints the leave-one-group-out table and writes
@@ -84,10 +88,15 @@ def run_cache(args):
         (out / "simulator").mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             data, table, n_train, every, cross = bench.simulator_tables(seed, cfg)
+            if args.sqrt_logs:  # variance-stabilised log counts (Poisson: sd ~ sqrt(mean))
+                logs = [c for c in table.columns if c.startswith("log__")]
+                table[logs] = np.sqrt(table[logs])
             for service in data.services:
                 cols = bench.entity_columns(table, service)
                 mods = np.array([c.split("__")[0] for c in cols])
                 for name, keep in (("metrics", ("metric",)), ("all", ("metric", "log", "trace"))):
+                    if name not in args.ablations:
+                        continue
                     path = out / "simulator" / f"{seed}__{service}__{name}.npz"
                     if path.exists():
                         continue
@@ -360,16 +369,50 @@ def run_false_alarms(args):
               f"({counts[name] / counts[name + '_normal']:.3f})")
 
 
+def run_compare(args):
+    """Two simulator caches (e.g. log counts and their square roots), leave one seed out.
+
+    Both are scored with the detector's default rule; for each held-out seed the
+    cache with the better objective on the other seeds is chosen and measured.
+    """
+    tables = {}
+    for folder in (args.cache, args.other):
+        units = load_units(Path(folder) / "simulator", "all")
+        tables[folder] = {g: evaluate([u for u in units if int(u["group"]) == g], "square", 10,
+                                      "sum", "DSPOT paper", ("all", "cross"), 0.1)
+                          for g in sorted({int(u["group"]) for u in units})}
+    seeds = sorted(tables[args.cache])
+    print(f"{'held-out seed':14s} {'chosen':28s} roc_all roc_cross evF1  alarm")
+    for g in seeds:
+        rest = [h for h in seeds if h != g]
+        chosen = max(tables, key=lambda f: np.mean([objective(tables[f][h], "simulator")
+                                                      for h in rest]))
+        r = tables[chosen][g]
+        print(f"{g:<14d} {chosen:28s} {r['all']['roc_auc']:.3f}   {r['cross']['roc_auc']:.3f}     "
+              f"{r['all']['event_f1']:.3f} {r['all']['alarm_rate']:.3f}")
+    for folder, per in tables.items():
+        print(f"{folder:28s} mean over seeds: " + ", ".join(
+            f"{kind} {metric} {np.mean([per[g][kind][metric] for g in seeds]):.3f}"
+            for kind, metric in (("all", "roc_auc"), ("cross", "roc_auc"), ("all", "event_f1"),
+                                 ("all", "alarm_rate"))))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["cache", "select", "false-alarms"])
+    parser.add_argument("step", choices=["cache", "select", "false-alarms", "compare"])
+    parser.add_argument("--other", default=None, help="second cache folder (compare)")
     parser.add_argument("--cache", default="/tmp/afcache")
     parser.add_argument("--parts", nargs="+", default=["simulator"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--simulator", nargs="+", default=[], metavar="KEY=VALUE")
     parser.add_argument("--params", default="{}", help="AnoFusionDetector params (JSON)")
+    parser.add_argument("--ablations", nargs="+", default=["metrics", "all"])
+    parser.add_argument("--sqrt-logs", action="store_true",
+                        help="square roots of the log-count channels (exploratory)")
     args = parser.parse_args()
-    {"cache": run_cache, "select": run_select, "false-alarms": run_false_alarms}[args.step](args)
+    steps = {"cache": run_cache, "select": run_select, "false-alarms": run_false_alarms,
+             "compare": run_compare}
+    steps[args.step](args)
 
 
 if __name__ == "__main__":
