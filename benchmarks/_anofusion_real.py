@@ -36,7 +36,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_anofusion as bench  # noqa: E402
-from bench_anofusion_scores import cache_unit  # noqa: E402
+from bench_anofusion_scores import (  # noqa: E402  the detector's score rule, offline
+    aggregate,
+    alarms,
+    cache_unit,
+    fit_norm,
+    smooth,
+)
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skanomaly.datasets import (  # noqa: E402
@@ -185,55 +191,7 @@ def cache_nezha(args):
 
 
 # ----------------------------------------------------------------- analysis
-from sklearn.base import clone  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
-
-
-# The score rule of AnoFusionDetector at b523262, kept here so that edits of
-# bench_anofusion_scores.py do not move these figures.
-def smooth(values, k):
-    """Mean of the last ``k`` rows per column; a partial sum of ``j < k`` rows at the
-    start is divided by ``sqrt(j k)`` (the spread of a full mean), as the detector."""
-    if k == 1:
-        return values
-    sums = np.cumsum(values, axis=0)
-    sums[k:] -= sums[:-k].copy()
-    j = np.minimum(np.arange(1, len(sums) + 1), k)
-    return sums / np.sqrt(j * k)[:, None]
-
-
-def fit_norm(cal_terms, rule, error_floor=0.0):
-    """Calibration centre and scale per channel (median / IQR of |e| for "robust",
-    median of e**2 for "square"), floored at 1 % of their mean and at
-    ``error_floor`` training standard deviations (squared for "square")."""
-    if rule == "robust":
-        q25, q50, q75 = np.percentile(cal_terms, [25, 50, 75], axis=0)
-        scale = q75 - q25
-    else:
-        q50 = np.zeros(cal_terms.shape[1])
-        scale = np.median(cal_terms, axis=0)
-    scale = np.maximum(scale, 0.01 * max(scale.mean(), 1e-12))
-    return q50, np.maximum(scale, error_floor if rule == "robust" else error_floor ** 2)
-
-
-def aggregate(z, how, modality):
-    if how == "sum":
-        return z.sum(axis=1)
-    if how == "max":
-        return z.max(axis=1)
-    if how == "mean_modality":  # each modality's mean term, summed
-        return sum(z[:, modality == m].mean(axis=1) for m in np.unique(modality))
-    if how.startswith("top"):
-        k = min(int(how[3:]), z.shape[1])
-        return np.sort(z, axis=1)[:, -k:].mean(axis=1)
-    raise ValueError(how)
-
-
-def alarms(cal, test, threshold):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fitted = clone(threshold).fit(cal)
-        return (fitted.predict(test) == -1).astype(int)
 
 THRESHOLD = {"changerca": lambda n: DSPOTThreshold(q=1e-3, level=0.9, depth=10),
              "nezha": lambda n: DSPOTThreshold(q=1e-4, level=0.98, depth=60),
