@@ -68,19 +68,24 @@ def cache_unit(path, detector, X_train, X_test, extra):
                              np.asarray(X_test, dtype=float)])
     test_res = detector.forecast_errors(joined)[detector.window_size:]
     standardize = lambda v: (np.asarray(v, dtype=float) - detector.center_) / detector.scale_  # noqa: E731
+    train_x = standardize(X_train)
     np.savez_compressed(
         path, cal_res=train_res[n - n_held:], test_res=test_res,
-        cal_x=standardize(X_train)[n - n_held:], test_x=standardize(X_test),
-        fit_x=standardize(X_train)[:n - n_held],
+        cal_x=train_x[n - n_held:], test_x=standardize(X_test), fit_x=train_x[:n - n_held],
         modality=np.asarray(detector.modality_, dtype=str),
         fit_s=fit_s, epochs=len(detector.net_.history), **extra)
     return fit_s
 
 
+def simulator_config(args):
+    """``--simulator key=value`` pairs as ``bench_anofusion``'s config."""
+    return {"simulator": {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.simulator)}}
+
+
 def run_cache(args):
     out = Path(args.cache)
     torch.set_num_threads(1)
-    cfg = {"simulator": {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.simulator)}}
+    cfg = simulator_config(args)
     params = dict(window_size=20, validation_fraction=0.3, device="cpu",
                   threshold=DSPOTThreshold(q=1e-4, level=0.98, depth=500),
                   **json.loads(args.params))
@@ -182,6 +187,9 @@ def unit_scores(unit, rule, k, how, floor=0.0):
     return (aggregate((cal_t - center) / scale, how, mod),
             aggregate((test_t - center) / scale, how, mod))
 
+
+# AnoFusionDetector's defaults in this file's terms (chosen by ``select``).
+DEFAULT = dict(rule="square", k=10, how="sum", floor=0.1)
 
 THRESHOLDS = {
     "DSPOT paper": lambda n: DSPOTThreshold(q=1e-4, level=0.98, depth=min(500, n // 2)),
@@ -342,7 +350,7 @@ def run_false_alarms(args):
     another service's fault runs (or ended up to 10 steps before), otherwise as
     a false alarm, split by whether the calibration part covered its hour of day.
     """
-    cfg = {"simulator": {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.simulator)}}
+    cfg = simulator_config(args)
     units = load_units(Path(args.cache) / "simulator", "all")
     counts = dict(propagation=0, covered=0, covered_normal=0, uncovered=0, uncovered_normal=0)
     for seed in sorted({int(u["group"]) for u in units}):
@@ -350,7 +358,7 @@ def run_false_alarms(args):
         any_fault = every.to_numpy().max(axis=1)[n_train:].astype(bool)
         hours = table.index[n_train:].hour
         for u in (u for u in units if int(u["group"]) == seed):
-            cal, test = unit_scores(u, "square", 10, "sum", 0.1)
+            cal, test = unit_scores(u, **DEFAULT)
             alarm = alarms(cal, test, THRESHOLDS["DSPOT paper"](len(cal))).astype(bool)
             own = u["y"].astype(bool)
             near = np.convolve(any_fault & ~own, np.ones(11), "full")[:len(own)] > 0
@@ -378,8 +386,8 @@ def run_compare(args):
     tables = {}
     for folder in (args.cache, args.other):
         units = load_units(Path(folder) / "simulator", "all")
-        tables[folder] = {g: evaluate([u for u in units if int(u["group"]) == g], "square", 10,
-                                      "sum", "DSPOT paper", ("all", "cross"), 0.1)
+        tables[folder] = {g: evaluate([u for u in units if int(u["group"]) == g],
+                                      thr_name="DSPOT paper", kinds=("all", "cross"), **DEFAULT)
                           for g in sorted({int(u["group"]) for u in units})}
     seeds = sorted(tables[args.cache])
     print(f"{'held-out seed':14s} {'chosen':28s} roc_all roc_cross evF1  alarm")
