@@ -518,19 +518,20 @@ class BaseDeepDetector(OutlierMixin, BaseEstimator):
         """
         return self._anomaly_scores(part)
 
-    def _fit_channel_scale(self, errors, relative=False):
+    def _fit_channel_scale(self, errors, relative=False, least=0.0):
         """Per-channel error scale: each channel's median error on the calibration part.
 
         Dividing by it puts channels on comparable scales, whatever their
         variance or how well they are reconstructed. Scales are floored at
-        ``_SCALE_FLOOR`` times their mean; NaN errors (a missing modality) are
-        ignored. With ``relative=True`` the scales are divided by the mean of
-        the medians, so the sum of a group's errors keeps its size (ones when
+        ``_SCALE_FLOOR`` times their mean and at ``least`` (an absolute floor
+        in the errors' units); NaN errors (a missing modality) are ignored.
+        With ``relative=True`` the scales are divided by the mean of the
+        medians, so the sum of a group's errors keeps its size (ones when
         that mean is 0).
         """
         typical = np.nanmedian(errors, axis=0)
         mean = float(np.nanmean(typical))
-        scale = np.maximum(typical, max(_SCALE_FLOOR * mean, np.finfo(np.float32).tiny))
+        scale = np.maximum(typical, max(_SCALE_FLOOR * mean, np.finfo(np.float32).tiny, least))
         if relative:
             return scale / mean if mean > 0 else np.ones_like(typical)
         return scale

@@ -460,14 +460,13 @@ class AnoFusionDetector(BaseDeepDetector):
         own = self._scored_rows(part, terms)
         n = terms.shape[1]
         self.error_center_, self.channel_scale_ = np.zeros(n), np.ones(n)
-        if self.normalize_channels and self.score_rule == "max_robust":
+        robust = self.score_rule == "max_robust"
+        floor = self.error_floor if robust else self.error_floor ** 2  # in |e| or e**2 units
+        if self.normalize_channels and robust:
             q25, self.error_center_, q75 = np.percentile(own, [25, 50, 75], axis=0)
-            self.channel_scale_ = self._fit_channel_scale((q75 - q25)[None])
+            self.channel_scale_ = self._fit_channel_scale((q75 - q25)[None], least=floor)
         elif self.normalize_channels:
-            self.channel_scale_ = self._fit_channel_scale(own)
-        if self.normalize_channels:  # in the units of the terms: |e| or e**2
-            floor = self.error_floor if self.score_rule == "max_robust" else self.error_floor ** 2
-            self.channel_scale_ = np.maximum(self.channel_scale_, floor)
+            self.channel_scale_ = self._fit_channel_scale(own, least=floor)
         return self._scores(part, terms)
 
     def _normalised(self, terms):
